@@ -1,0 +1,127 @@
+"""A fast chemical-formula parser and formatter (no pymatgen import on the hot path).
+
+Compositions are plain ``dict[str, float]`` mapping element symbols to amounts.
+Parsing accepts nested brackets and fractional amounts (``Li1.3Al0.3Ti1.7(PO4)3``)
+and rejects anything else with :class:`analysis.errors.InputError`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+from analysis.elements import ATOMIC_NUMBER, electronegativity
+from analysis.errors import InputError
+
+_TOKEN = re.compile(r"([A-Z][a-z]*)|([(\[])|([)\]])|(\d+(?:\.\d*)?|\.\d+)|(\s+)|(.)")
+_CLOSE = {"(": ")", "[": "]"}
+
+
+@lru_cache(maxsize=65536)
+def _parse(formula: str) -> tuple[tuple[str, float], ...]:
+    stack: list[dict[str, float]] = [{}]
+    opens: list[str] = []
+    last: dict[str, float] | str | None = None  # what a following number multiplies
+    for m in _TOKEN.finditer(formula):
+        sym, opn, cls, num, space, bad = m.groups()
+        if sym is not None:
+            if sym not in ATOMIC_NUMBER:
+                raise InputError(f"unknown element '{sym}' in formula '{formula}'")
+            stack[-1][sym] = stack[-1].get(sym, 0.0) + 1.0
+            last = sym
+        elif opn is not None:
+            stack.append({})
+            opens.append(opn)
+            last = None
+        elif cls is not None:
+            if not opens or _CLOSE[opens.pop()] != cls:
+                raise InputError(f"malformed formula '{formula}': unbalanced brackets")
+            group = stack.pop()
+            if not group:
+                raise InputError(f"malformed formula '{formula}': empty brackets")
+            for k, v in group.items():
+                stack[-1][k] = stack[-1].get(k, 0.0) + v
+            last = group
+        elif num is not None:
+            amount = float(num)
+            if last is None:
+                raise InputError(f"malformed formula '{formula}': number '{num}' does not follow an element")
+            if isinstance(last, str):
+                stack[-1][last] += amount - 1.0
+            else:
+                for k, v in last.items():
+                    stack[-1][k] += v * (amount - 1.0)
+            last = None
+        elif space is not None:
+            raise InputError(f"malformed formula '{formula}': contains whitespace")
+        else:
+            raise InputError(f"malformed formula '{formula}': unexpected character '{bad}'")
+    if opens:
+        raise InputError(f"malformed formula '{formula}': unbalanced brackets")
+    comp = stack[0]
+    if not comp:
+        raise InputError(f"malformed formula '{formula}': no elements")
+    if any(v <= 0 for v in comp.values()):
+        raise InputError(f"malformed formula '{formula}': zero amount of an element")
+    return tuple(comp.items())
+
+
+def parse_formula(formula: str) -> dict[str, float]:
+    """Parse ``formula`` into ``{element: amount}``; raise InputError if malformed."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise InputError("malformed formula '': empty")
+    return dict(_parse(formula.strip()))
+
+
+def chemsys(comp: dict[str, float]) -> str:
+    """Chemical system string, elements sorted alphabetically: ``Li-P-S``."""
+    return "-".join(sorted(comp))
+
+
+def num_atoms(comp: dict[str, float]) -> float:
+    return float(sum(comp.values()))
+
+
+def normalized(comp: dict[str, float]) -> dict[str, float]:
+    n = num_atoms(comp)
+    return {k: v / n for k, v in comp.items()}
+
+
+def _order(comp: dict[str, float]) -> list[str]:
+    return sorted(comp, key=lambda s: (electronegativity(s), ATOMIC_NUMBER[s]))
+
+
+def _fmt_amount(x: float) -> str:
+    if abs(x - 1.0) < 1e-8:
+        return ""
+    if abs(x - round(x)) < 1e-8:
+        return str(int(round(x)))
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def reduce_amounts(comp: dict[str, float]) -> tuple[dict[str, float], float]:
+    """Divide by the greatest common divisor when all amounts are (near) integers.
+
+    Returns the reduced composition and the factor it was divided by.
+    """
+    if all(abs(v - round(v)) < 1e-8 for v in comp.values()):
+        g = 0
+        for v in comp.values():
+            g = math.gcd(g, int(round(v)))
+        g = max(g, 1)
+        return {k: round(v) / g for k, v in comp.items()}, float(g)
+    return dict(comp), 1.0
+
+
+def formula_string(comp: dict[str, float]) -> str:
+    """Formula with cations first (by electronegativity), amounts as given."""
+    return "".join(f"{s}{_fmt_amount(comp[s])}" for s in _order(comp) if comp[s] > 1e-12)
+
+
+def reduced_formula(comp: dict[str, float]) -> str:
+    """Reduced formula: ``Li12P4S16`` -> ``Li3PS4``; non-integer amounts stay as given."""
+    return formula_string(reduce_amounts(comp)[0])
+
+
+def reduced_formula_of(formula: str) -> str:
+    return reduced_formula(parse_formula(formula))

@@ -1,0 +1,103 @@
+"""The ``sseflow`` command: a click group whose subcommands are imported lazily.
+
+Each subcommand lives in its own module under :mod:`workflows.cli`; only the one
+that runs is imported, so ``sseflow window`` does not pay for pymatgen, FireWorks
+or matplotlib. Errors from bad input (:class:`analysis.errors.InputError`) become
+one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+# name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "window": ("workflows.cli.window", "window", "Electrochemical stability windows of compositions."),
+    "table": ("workflows.cli.table", "table", "Stability-window table and figure for papers."),
+    "react": ("workflows.cli.react", "react", "Interfacial reaction energy of two compositions."),
+    "screen": ("workflows.cli.screen", "screen", "Rank interlayer candidates between electrolyte and anode."),
+    "db": ("workflows.cli.db", "db", "Results database: init, status, export, import."),
+    "query": ("workflows.cli.query", "query", "Query stored windows, reactions and tasks."),
+    "relax": ("workflows.cli.relax", "relax", "Relax a structure with a calculator backend."),
+    "phases": ("workflows.cli.phases", "phases", "Phases the library and the store hold for a chemical system."),
+    "phonons": ("workflows.cli.phonons", "phonons", "Phonon free energies with phonopy."),
+    "submit": ("workflows.cli.flow", "submit", "Add a study workflow to the LaunchPad."),
+    "run": ("workflows.cli.flow", "run", "Run Fireworks on this machine (rlaunch rapidfire)."),
+    "status": ("workflows.cli.flow", "status", "States of workflows and Fireworks."),
+    "rerun": ("workflows.cli.flow", "rerun", "Rerun fizzled or lost Fireworks."),
+    "study": ("workflows.cli.flow", "study", "Submit, run and report a study in one command."),
+}
+
+
+def _available() -> list[str]:
+    out = []
+    for name, (mod, _, _) in COMMANDS.items():
+        try:
+            if importlib.util.find_spec(mod) is not None:
+                out.append(name)
+        except ModuleNotFoundError:
+            pass
+    return out
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return _available()
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or name not in _available():
+            return None
+        mod, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(mod), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sseflow")
+def cli():
+    """sseflow: stability of solid-electrolyte | anode interfaces, from first principles."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    from analysis.errors import InputError
+
+    try:
+        rv = cli.main(args=argv, prog_name="sseflow", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("sseflow: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:  # usage errors: one line, status 2
+        click.echo(f"sseflow: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code if exc.exit_code else 2)
+    except InputError as exc:
+        click.echo(f"sseflow: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("sseflow: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # anything that reaches here is a user-facing failure too: one line
+        if _hook_error(exc):
+            sys.exit(2)
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _hook_error(exc: Exception) -> bool:
+    """Errors that other layers classify as user errors (e.g. an unreachable database)."""
+    name = type(exc).__name__
+    if name in {"StoreError", "ConfigError", "StoreLockedError", "StudyError"}:
+        click.echo(f"sseflow: error: {exc}", err=True)
+        return True
+    return False
+
+
+if __name__ == "__main__":
+    main()
