@@ -118,9 +118,24 @@ def formula_string(comp: dict[str, float]) -> str:
     return "".join(f"{s}{_fmt_amount(comp[s])}" for s in _order(comp) if comp[s] > 1e-12)
 
 
+# Reduced formulas that name molecules or peroxides, as pymatgen names them.
+_SPECIAL = {"O": ("O2", 2.0), "N": ("N2", 2.0), "F": ("F2", 2.0), "Cl": ("Cl2", 2.0), "H": ("H2", 2.0),
+            "I": ("I2", 2.0), "Br": ("Br2", 2.0), "LiO": ("Li2O2", 4.0), "NaO": ("Na2O2", 4.0),
+            "KO": ("K2O2", 4.0), "HO": ("H2O2", 4.0)}
+
+
+def reduced_formula_and_size(comp: dict[str, float]) -> tuple[str, float]:
+    """Reduced formula and the number of atoms in one formula unit of it."""
+    red, _ = reduce_amounts(comp)
+    f = formula_string(red)
+    if f in _SPECIAL:
+        return _SPECIAL[f]
+    return f, float(sum(red.values()))
+
+
 def reduced_formula(comp: dict[str, float]) -> str:
-    """Reduced formula: ``Li12P4S16`` -> ``Li3PS4``; non-integer amounts stay as given."""
-    return formula_string(reduce_amounts(comp)[0])
+    """Reduced formula: ``Li12P4S16`` -> ``Li3PS4``, ``O`` -> ``O2``; non-integer amounts stay as given."""
+    return reduced_formula_and_size(comp)[0]
 
 
 def reduced_formula_of(formula: str) -> str:

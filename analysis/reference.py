@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from analysis.entries import Entry
 from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula_of
+from analysis.formula import formula_string, parse_formula, reduced_formula_of
 
 _CACHE_VERSION = 4
 
@@ -65,14 +65,20 @@ class ReferenceSet:
         self.unreferenced = set()
         self._index = index
         self.content_hash = content_hash
+        self._name = Path(source).name
+        self._cache: dict[int, Entry] = {}
         return self
 
     def _entry(self, i: int) -> Entry:
         if self._entries is not None:
             return self._entries[i]
+        e = self._cache.get(i)
+        if e is not None:
+            return e
         name, comp, energy, row = self._rows[i]
-        return Entry(name, dict(comp), energy, f"{Path(self.source).name}:row {row}" if row else
-                     f"{Path(self.source).name}:element reference")
+        e = self._cache[i] = Entry(name, dict(comp), energy, f"{self._name}:row {row}" if row else
+                     f"{self._name}:element reference")
+        return e
 
     @property
     def entries(self) -> list[Entry]:
@@ -353,7 +359,7 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
             names = sorted({type(a).__name__ for a in it.energy_adjustments})
             scheme = scheme or ("+".join(names))
         schemes.add(scheme)
-        rows.append((it.composition.formula.replace(" ", ""), comp, epa, eid, scheme))
+        rows.append((formula_string(comp), comp, epa, eid, scheme))
         if len(comp) == 1:
             el = next(iter(comp))
             refs[el] = min(refs.get(el, math.inf), epa)

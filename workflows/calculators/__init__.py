@@ -1,0 +1,8 @@
+"""Calculator backends behind one interface: ``get_calculator(name).relax(...) -> CalcResult``.
+
+Backends: chgnet (default), sevennet, vasp, qe, gpaw, emt. See docs/backends.md.
+"""
+from workflows.calculators.base import Backend, CalcResult, load_preset
+from workflows.calculators.registry import BACKENDS, available_calculators, get_calculator
+
+__all__ = ["Backend", "CalcResult", "BACKENDS", "available_calculators", "get_calculator", "load_preset"]

@@ -1,0 +1,333 @@
+"""The one small interface every calculator backend implements.
+
+A backend turns an ASE ``Atoms`` or a pymatgen ``Structure`` into a :class:`CalcResult`
+(relaxed or single-point), and hands out a plain ASE calculator for code that only needs
+forces (phonons, interface cells). Presets (cutoffs, k-point density, smearing, fmax,
+max steps, run commands) come from ``templates/calculators/<name>.yaml`` and can be
+overridden per study or per call.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.errors import InputError
+
+# ------------------------------------------------------------------ presets
+
+TEMPLATE_DIR_ENV = "SSEFLOW_TEMPLATES"
+
+
+def template_dir() -> Path:
+    """Folder holding the calculator presets (``<repo>/templates/calculators``).
+
+    ``SSEFLOW_TEMPLATES`` points at another ``templates`` folder (a study's own).
+    """
+    env = os.environ.get(TEMPLATE_DIR_ENV)
+    if env:
+        return Path(env) / "calculators"
+    return Path(__file__).resolve().parents[2] / "templates" / "calculators"
+
+
+def load_preset(name: str, defaults: dict | None = None) -> dict:
+    """The backend's YAML preset merged over its built-in ``defaults``.
+
+    The built-in defaults are the same values as the shipped YAML, so an installed
+    package without the ``templates`` folder behaves the same.
+    """
+    out = copy.deepcopy(defaults or {})
+    path = template_dir() / f"{name}.yaml"
+    if path.is_file():
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"calculator preset {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"calculator preset {path} must be a mapping")
+        data.pop("backend", None)
+        data.pop("description", None)
+        out = deep_merge(out, data)
+    return out
+
+
+def deep_merge(base: dict, over: dict | None) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_command(value: str | None, env_var: str, fw_env: dict | None = None,
+                    extra_env: tuple[str, ...] = ()) -> str | None:
+    """Run command from config, the way atomate's ``env_chk`` does it.
+
+    ``">>vasp_cmd<<"`` is looked up in the FireWorker's ``env`` (``fw_env``); a plain
+    string is used as given; ``None`` falls back to the environment variable
+    ``env_var`` (then ``extra_env``). Returns ``None`` when nothing is configured.
+    """
+    if isinstance(value, str) and value.startswith(">>") and value.endswith("<<"):
+        key = value[2:-2]
+        if fw_env and key in fw_env:
+            return str(fw_env[key])
+        value = None
+    if value:
+        return str(value)
+    for var in (env_var, *extra_env):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
+# ------------------------------------------------------------------ conversions
+
+def to_atoms(obj) -> "ase.Atoms":  # noqa: F821
+    """ASE Atoms from Atoms, pymatgen Structure, or a path to a structure file."""
+    from ase import Atoms
+
+    if isinstance(obj, Atoms):
+        return obj.copy()
+    if hasattr(obj, "lattice") and hasattr(obj, "sites"):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        if not obj.is_ordered:
+            raise InputError(f"structure {obj.composition.reduced_formula} is disordered: order it first")
+        return AseAtomsAdaptor.get_atoms(obj)
+    if isinstance(obj, (str, os.PathLike)):
+        from workflows.structures.library import read_structure
+
+        return to_atoms(read_structure(obj))
+    raise InputError(f"cannot use {type(obj).__name__} as a structure")
+
+
+def to_structure(atoms):
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
+# ------------------------------------------------------------------ result
+
+
+@dataclass
+class CalcResult:
+    """What one calculation produced: final atoms, energies, forces, stress, metadata."""
+
+    atoms: Any
+    structure: Any
+    energy: float                     # eV, total for the cell
+    energy_per_atom: float            # eV/atom
+    forces: np.ndarray                # eV/Å, (n, 3)
+    stress: np.ndarray                # eV/Å^3, Voigt 6 (xx yy zz yz xz xy), ASE sign
+    n_steps: int
+    converged: bool
+    wall_time_s: float
+    calculator: str
+    parameters: dict
+    files: list = field(default_factory=list)
+    correction_scheme: str = "none"
+    status: str = "completed"
+    error: str | None = None
+    task: str = "relax"               # "relax" or "static"
+
+    @property
+    def max_force(self) -> float:
+        f = np.asarray(self.forces, dtype=float)
+        return float(np.sqrt((f ** 2).sum(axis=1)).max()) if f.size else 0.0
+
+    @property
+    def formula(self) -> str:
+        return self.structure.composition.formula.replace(" ", "")
+
+    @property
+    def reduced_formula(self) -> str:
+        return self.structure.composition.reduced_formula
+
+    @property
+    def chemsys(self) -> str:
+        return "-".join(sorted({el.symbol for el in self.structure.composition.elements}))
+
+    def task_document(self) -> dict:
+        """Plain-JSON task document; field names match ``workflows.store.documents.TaskDocument``."""
+        from workflows.dedupe import fingerprint
+
+        return {
+            "formula": self.formula,
+            "reduced_formula": self.reduced_formula,
+            "chemsys": self.chemsys,
+            "structure": self.structure.as_dict(),
+            "calculator": self.calculator,
+            "parameters": _jsonable(self.parameters),
+            "energy": _finite_or_none(self.energy),
+            "energy_per_atom": _finite_or_none(self.energy_per_atom),
+            "max_force": _finite_or_none(self.max_force),
+            "stress": [float(x) for x in np.asarray(self.stress, dtype=float).ravel()],
+            "n_steps": int(self.n_steps),
+            "converged": bool(self.converged),
+            "wall_time_s": float(self.wall_time_s),
+            "status": self.status,
+            "files": [str(f) for f in self.files],
+            "fingerprint": fingerprint(self.structure),
+            "correction_scheme": self.correction_scheme,
+        }
+
+
+def _finite_or_none(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+# ------------------------------------------------------------------ backend
+
+
+class Backend:
+    """Base class: ASE-driven relax/static around :meth:`ase_calculator`.
+
+    Subclasses set ``name``, ``correction_scheme`` and ``defaults`` and implement
+    :meth:`ase_calculator`; DFT backends override :meth:`check` to validate their setup.
+    """
+
+    name: str = ""
+    correction_scheme: str = "none"
+    defaults: dict = {}
+
+    def __init__(self, preset: dict | None = None, **overrides):
+        params = load_preset(self.name, self.defaults)
+        params = deep_merge(params, preset or {})
+        params = deep_merge(params, overrides)
+        self.parameters: dict = params
+        self.check()
+
+    # -- to implement
+    def ase_calculator(self, directory: str | os.PathLike | None = None):
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Raise InputError when the backend cannot run as configured."""
+
+    # -- shared driver
+    def _prepare(self, obj):
+        atoms = to_atoms(obj)
+        if len(atoms) == 0:
+            raise InputError("structure has no atoms")
+        return atoms
+
+    def relax(self, atoms_or_structure, fmax: float | None = None, steps: int | None = None,
+              relax_cell: bool = True, directory: str | os.PathLike | None = None,
+              trajectory: str | os.PathLike | None = None) -> CalcResult:
+        """Relax positions (and the cell when ``relax_cell``) with an ASE optimizer."""
+        from ase import optimize
+        from ase.filters import FrechetCellFilter
+
+        fmax = float(self.parameters.get("fmax", 0.05) if fmax is None else fmax)
+        steps = int(self.parameters.get("max_steps", 500) if steps is None else steps)
+        atoms = self._prepare(atoms_or_structure)
+        atoms.calc = self.ase_calculator(directory=directory)
+        directory = self._directory(atoms.calc, directory)
+        opt_name = str(self.parameters.get("optimizer", "FIRE"))
+        try:
+            opt_cls = getattr(optimize, opt_name)
+        except AttributeError:
+            raise InputError(f"unknown ASE optimizer '{opt_name}'") from None
+        target = FrechetCellFilter(atoms) if relax_cell else atoms
+        t0 = time.perf_counter()
+        files: list[str] = []
+        opt = opt_cls(target, logfile=None, trajectory=str(trajectory) if trajectory else None)
+        if trajectory:
+            files.append(str(trajectory))
+        try:
+            converged = bool(opt.run(fmax=fmax, steps=steps))
+        except InputError:
+            raise
+        except Exception as exc:  # a DFT code that died: a failed task, not a crash
+            return self._failed(atoms, exc, time.perf_counter() - t0, "relax")
+        n_steps = int(opt.get_number_of_steps())
+        result = self._collect(atoms, n_steps, converged, time.perf_counter() - t0, "relax",
+                               {"fmax": fmax, "steps": steps, "relax_cell": relax_cell, "optimizer": opt_name})
+        result.files = files + self._files(directory)
+        return result
+
+    def static(self, atoms_or_structure, directory: str | os.PathLike | None = None) -> CalcResult:
+        atoms = self._prepare(atoms_or_structure)
+        atoms.calc = self.ase_calculator(directory=directory)
+        directory = self._directory(atoms.calc, directory)
+        t0 = time.perf_counter()
+        try:
+            atoms.get_potential_energy()
+        except InputError:
+            raise
+        except Exception as exc:
+            return self._failed(atoms, exc, time.perf_counter() - t0, "static")
+        result = self._collect(atoms, 0, True, time.perf_counter() - t0, "static", {})
+        result.files = self._files(directory)
+        return result
+
+    # -- helpers
+    keeps_files = False  # file-based codes (QE, VASP): list what the run left in its folder
+
+    def _directory(self, calc, directory):
+        if directory is None and self.keeps_files:
+            return getattr(calc, "directory", None)
+        return directory
+
+    def _files(self, directory) -> list[str]:
+        if not directory or not Path(directory).is_dir():
+            return []
+        return sorted(str(p) for p in Path(directory).iterdir() if p.is_file())
+
+    def _collect(self, atoms, n_steps, converged, wall, task, run_params) -> CalcResult:
+        energy = float(atoms.get_potential_energy())
+        forces = np.array(atoms.get_forces(), dtype=float)
+        try:
+            stress = np.array(atoms.get_stress(voigt=True), dtype=float)
+        except Exception:  # calculators without stress (molecules)
+            stress = np.full(6, np.nan)
+        final = atoms.copy()
+        final.calc = None
+        params = deep_merge(self.parameters, run_params)
+        return CalcResult(
+            atoms=final, structure=to_structure(final), energy=energy,
+            energy_per_atom=energy / len(final), forces=forces, stress=stress, n_steps=n_steps,
+            converged=converged, wall_time_s=float(wall), calculator=self.name,
+            parameters=params, correction_scheme=self.correction_scheme, task=task,
+        )
+
+    def _failed(self, atoms, exc, wall, task) -> CalcResult:
+        final = atoms.copy()
+        final.calc = None
+        n = len(final)
+        return CalcResult(
+            atoms=final, structure=to_structure(final), energy=math.nan, energy_per_atom=math.nan,
+            forces=np.full((n, 3), np.nan), stress=np.full(6, np.nan), n_steps=0, converged=False,
+            wall_time_s=float(wall), calculator=self.name, parameters=dict(self.parameters),
+            correction_scheme=self.correction_scheme, status="failed",
+            error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", task=task,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.parameters}>"

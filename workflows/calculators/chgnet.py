@@ -1,0 +1,66 @@
+"""CHGNet backend (default): the universal potential trained on Materials Project MPtrj.
+
+Weights come from the installed ``chgnet`` wheel (offline). Energies are on the Materials
+Project GGA/GGA+U scale with the MP2020 corrections applied in training, so entries carry
+``correction_scheme = "MP2020-compatible (CHGNet trained on MPtrj)"`` and may be mixed with
+MP2020-corrected data only.
+"""
+from __future__ import annotations
+
+from analysis.errors import InputError
+from workflows.calculators.base import Backend
+
+CORRECTION_SCHEME = "MP2020-compatible (CHGNet trained on MPtrj)"
+
+_MODELS: dict[tuple[str, str], object] = {}
+
+
+def set_torch_threads(n: int) -> None:
+    import torch
+
+    n = max(1, int(n))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def load_model(model: str = "0.3.0", device: str = "cpu"):
+    """The CHGNet model, loaded once per process from the wheel's checkpoint."""
+    key = (str(model), str(device))
+    if key not in _MODELS:
+        try:
+            from chgnet.model import CHGNet
+        except ImportError:
+            raise InputError("calculator 'chgnet' needs the chgnet package: pip install chgnet==0.4.2 "
+                             "(install torch==2.13.0 first; see docs/install_backends.md)") from None
+        try:
+            _MODELS[key] = CHGNet.load(model_name=str(model), use_device=device, verbose=False)
+        except ValueError as exc:
+            raise InputError(f"unknown CHGNet model '{model}': {exc}") from None
+    return _MODELS[key]
+
+
+class CHGNetBackend(Backend):
+    name = "chgnet"
+    correction_scheme = CORRECTION_SCHEME
+    defaults = {
+        "model": "0.3.0",
+        "device": "cpu",
+        "torch_threads": 1,
+        "optimizer": "FIRE",
+        "fmax": 0.05,
+        "max_steps": 500,
+    }
+
+    def check(self) -> None:
+        set_torch_threads(self.parameters.get("torch_threads", 1))
+        self.model = load_model(self.parameters.get("model", "0.3.0"), self.parameters.get("device", "cpu"))
+
+    def ase_calculator(self, directory=None):
+        import contextlib
+        import io
+
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints the device on creation
+            return CHGNetCalculator(model=self.model, use_device=self.parameters.get("device", "cpu"),
+                                    on_isolated_atoms="ignore")

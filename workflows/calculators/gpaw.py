@@ -1,0 +1,58 @@
+"""GPAW backend: plane-wave PAW DFT (PBE) through ASE.
+
+Setups come from the ``gpaw-data`` wheel (or ``GPAW_SETUP_PATH``). Serial by default;
+for MPI run the whole script under ``mpiexec -n N gpaw python ...``. Energies are raw
+PBE (no fitted corrections): ``correction_scheme = "none (GPAW PBE)"``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from analysis.errors import InputError
+from workflows.calculators.base import Backend
+
+
+class GPAWBackend(Backend):
+    name = "gpaw"
+    correction_scheme = "none (GPAW PBE)"
+    defaults = {
+        "xc": "PBE",
+        "ecut": 400.0,            # eV, plane-wave cutoff
+        "kpoint_density": 3.0,    # k-points per Å^-1 (ASE 'density')
+        "smearing_width": 0.05,   # eV, Fermi-Dirac
+        "spinpol": False,
+        "convergence": {"energy": 1.0e-5},
+        "optimizer": "BFGS",
+        "fmax": 0.05,
+        "max_steps": 100,
+        "txt": "gpaw.txt",
+    }
+
+    def check(self) -> None:
+        try:
+            import gpaw  # noqa: F401
+        except ImportError:
+            raise InputError("calculator 'gpaw' is not installed: see docs/install_backends.md "
+                             "(Debian libxc-dev libopenblas-dev libfftw3-dev, then pip install gpaw gpaw-data)") from None
+        setup_path = self.parameters.get("setup_path") or os.environ.get("GPAW_SETUP_PATH")
+        if setup_path and not any(Path(p).is_dir() for p in str(setup_path).split(os.pathsep)):
+            raise InputError(f"GPAW setup folder not found: {setup_path}")
+
+    def ase_calculator(self, directory=None):
+        from gpaw import GPAW, PW, FermiDirac
+
+        p = self.parameters
+        if p.get("setup_path"):
+            os.environ["GPAW_SETUP_PATH"] = str(p["setup_path"])
+        txt = None
+        if directory is not None and p.get("txt"):
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            txt = str(Path(directory) / p["txt"])
+        return GPAW(
+            mode=PW(float(p["ecut"])), xc=p["xc"],
+            kpts={"density": float(p["kpoint_density"]), "gamma": True},
+            occupations=FermiDirac(float(p["smearing_width"])),
+            spinpol=bool(p.get("spinpol", False)),
+            convergence=dict(p.get("convergence") or {}), txt=txt,
+        )

@@ -1,0 +1,61 @@
+"""``sseflow table``: the stability-window table and figure for papers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workflows.cli.common import split_list
+
+
+@click.command()
+@click.argument("formulas", nargs=-1)
+@click.option("--reference", default=None, type=click.Path(dir_okay=False), metavar="PATH",
+              help="Reference energies (CSV table or pymatgen entries JSON).")
+@click.option("--energy-column", default=None, metavar="NAME", help="Energy column of a CSV table.")
+@click.option("--exclude", default="", metavar="F,..", help="Phases to leave out, comma-separated.")
+@click.option("--from-db", is_flag=True, help="Regenerate the table from stored window documents.")
+@click.option("--formula", "db_formulas", default="", metavar="F,..", help="With --from-db: formulas to include.")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "json", "text"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write the table to FILE.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Window figure (.png/.svg/.pdf).")
+@click.option("--store", is_flag=True, help="Also store the computed windows in the database.")
+@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt, output, plot, store, config):
+    """Stability-window table (and figure) of FORMULAS, computed or read from the database."""
+    from analysis.errors import InputError
+    from analysis.plots import check_figure_path
+    from analysis.tables import format_table, window_rows
+
+    if plot:
+        check_figure_path(plot)
+    if from_db:
+        from workflows.store.hooks import load_window_rows
+
+        wanted = list(formulas) + split_list(db_formulas)
+        payloads = load_window_rows(wanted or None, config=config)
+        if not payloads:
+            raise InputError("the database holds no window documents" + (f" for {', '.join(wanted)}" if wanted else ""))
+    else:
+        if not formulas:
+            raise InputError("give formulas (or --from-db)")
+        if not reference:
+            raise InputError("--reference PATH is required unless --from-db is given")
+        from workflows.cli.window import compute_windows, store_rows
+
+        rs, excl, payloads = compute_windows(formulas, reference, energy_column, exclude, profile=False)
+        if store:
+            store_rows("window", payloads, rs, excl, reference, config)
+    rows = window_rows(payloads)
+    text = format_table(rows, fmt)
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if plot:
+        from analysis.plots import plot_windows
+
+        plot_windows(rows, plot)
+        click.echo(f"wrote {plot}", err=True)

@@ -1,0 +1,129 @@
+"""sseflow's own calculations as thermodynamic entries.
+
+Relaxed total energies of one backend become :class:`analysis.entries.Entry` objects with
+formation energies per atom referenced to the *same backend's* elemental phases (the lowest
+energy per atom among that backend's elemental results), so
+``ReferenceSet.from_entries(entries_from_results(...))`` builds phase diagrams from
+sseflow's calculations alone. Entries from different correction schemes are never mixed
+silently: :func:`merge_entries` refuses unless the schemes agree.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from analysis.entries import Entry
+from analysis.errors import InputError
+
+# Schemes whose formation energies live on the same scale.
+_FAMILIES = {
+    "MP2020": "MP2020",
+    "MP2020-compatible (CHGNet trained on MPtrj)": "MP2020",
+    "MP2020-compatible (SevenNet-0 trained on MPtrj)": "MP2020",
+}
+
+
+def scheme_family(scheme: str | None) -> str | None:
+    if scheme is None:
+        return None
+    return _FAMILIES.get(scheme, scheme)
+
+
+def _field(r, key):
+    return r.get(key) if isinstance(r, dict) else getattr(r, key, None)
+
+
+def _composition(r) -> dict[str, float]:
+    s = _field(r, "structure")
+    if isinstance(s, dict):
+        from pymatgen.core import Structure
+
+        s = Structure.from_dict(s)
+    if s is None:
+        raise InputError("result has no structure")
+    return {el.symbol: float(a) for el, a in s.composition.get_el_amt_dict().items() and
+            s.composition.items() if a > 0}
+
+
+def _backend_info(backend) -> tuple[str, str]:
+    if isinstance(backend, str):
+        from workflows.calculators.registry import BACKENDS, backend_class
+
+        if backend.lower() not in BACKENDS:
+            raise InputError(f"unknown calculator '{backend}' (choose from {', '.join(BACKENDS)})")
+        cls = backend_class(backend)
+        return cls.name, cls.correction_scheme
+    return backend.name, backend.correction_scheme
+
+
+def entries_from_results(results: Iterable, backend) -> list[Entry]:
+    """Formation-energy entries from one backend's results (CalcResult objects or task documents).
+
+    Failed or non-finite results are skipped. Raises InputError when a result comes from another
+    calculator or correction scheme, or when an element has no elemental result of this backend.
+    """
+    name, scheme = _backend_info(backend)
+    rows = []
+    for r in results:
+        calc = _field(r, "calculator")
+        rscheme = _field(r, "correction_scheme")
+        if calc != name:
+            raise InputError(f"cannot mix calculators: a {calc} result among {name} results "
+                             "(formation energies need one backend's elemental references)")
+        if rscheme is not None and rscheme != scheme:
+            raise InputError(f"cannot mix correction schemes: '{rscheme}' among '{scheme}' results")
+        if _field(r, "status") not in (None, "completed"):
+            continue
+        epa = _field(r, "energy_per_atom")
+        if epa is None or not math.isfinite(float(epa)):
+            continue
+        comp = _composition(r)
+        rows.append((r, comp, float(epa)))
+    if not rows:
+        raise InputError(f"no completed {name} results to make entries from")
+    refs: dict[str, float] = {}
+    for _, comp, epa in rows:
+        if len(comp) == 1:
+            el = next(iter(comp))
+            refs[el] = min(refs.get(el, math.inf), epa)
+    present = set().union(*(set(c) for _, c, _ in rows))
+    missing = sorted(present - set(refs))
+    if missing:
+        raise InputError(f"no {name} result for elemental {', '.join(missing)}: relax the element's reference "
+                         f"state with the same calculator (e.g. sseflow relax {missing[0]} --calculator {name})")
+    out: list[Entry] = []
+    for k, (r, comp, epa) in enumerate(rows):
+        n = sum(comp.values())
+        ef = epa - sum(a * refs[el] for el, a in comp.items()) / n
+        formula = "".join(f"{el}{int(a) if float(a).is_integer() else a}" for el, a in comp.items())
+        fp = _field(r, "fingerprint")
+        if fp is None and not isinstance(r, dict):
+            from workflows.dedupe import fingerprint
+
+            fp = fingerprint(r.structure)
+        eid = str(_field(r, "task_id") or f"{name}:{fp or formula}")
+        out.append(Entry(formula, comp, ef, eid, scheme, data={
+            "calculator": name, "total_energy_per_atom": epa, "fingerprint": fp,
+            "elemental_references": {el: refs[el] for el in comp},
+        }))
+    return out
+
+
+def merge_entries(*entry_lists: Iterable[Entry], scheme_of_unlabelled: str | None = None) -> list[Entry]:
+    """One list from several, refusing to mix incompatible correction schemes.
+
+    Entries whose ``correction_scheme`` is None (e.g. a formation-energy table) take
+    ``scheme_of_unlabelled``; if that is not given and labelled entries exist, it is an error.
+    """
+    merged: list[Entry] = []
+    families: dict[str, str] = {}
+    for lst in entry_lists:
+        for e in lst:
+            scheme = e.correction_scheme or scheme_of_unlabelled
+            fam = scheme_family(scheme)
+            families.setdefault(str(fam), e.entry_id or e.name)
+            merged.append(e)
+    if len(families) > 1:
+        names = ", ".join(f"'{f}' (e.g. {eid})" for f, eid in families.items())
+        raise InputError(f"cannot mix entries with incompatible correction schemes: {names}")
+    return merged
