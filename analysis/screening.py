@@ -1,0 +1,252 @@
+"""Interlayer (coating) screening between a solid electrolyte and an anode.
+
+For each candidate coating C between electrolyte E and anode M (Li, Si, a Li-Si alloy):
+
+* ``rxn_anode_meV``: the most negative chemical reaction energy of C | M (closed system,
+  meV/atom of mixture, :class:`analysis.reactions.ReactionCalculator`);
+* ``rxn_electrolyte_meV``: the same for E | C;
+* the coating's own window [``coating_reduction_V``, ``coating_oxidation_V``] vs Li/Li+;
+* ``anode_potential_V``: the anode's potential (:func:`analysis.anodes.anode_potential`:
+  0 V for Li, the lithiation plateau of an alloy).
+
+Criteria (STABLE_TOL_MEV = 1 meV/atom, POTENTIAL_TOL_V = 1 mV):
+
+* stable vs anode: ``rxn_anode_meV >= -1`` AND ``coating_reduction_V <= anode_potential_V``
+  (the coating's window reaches down to the anode's potential);
+* stable vs electrolyte: ``rxn_electrolyte_meV >= -1``;
+* ``bridges_electrolyte`` (reported, not in the verdict): the coating's oxidation limit is
+  at or above the electrolyte's reduction limit, so some potential keeps both stable.
+
+Ranking: stable on both sides first, then stable vs anode only, then stable vs electrolyte
+only, then neither; within a tier the least negative of the two reaction energies first,
+then the higher coating oxidation limit (none = no Li to extract, ranked as high), then the
+formula.
+
+Candidates the reference set does not cover (no entry with that composition, an element it
+lacks, or excluded) are skipped with a note; the default list is :data:`DEFAULT_CANDIDATES`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from analysis.anodes import anode_formula, anode_phase
+from analysis.errors import InputError
+from analysis.formula import parse_formula, reduced_formula, reduced_formula_of
+from analysis.reactions import ReactionCalculator
+from analysis.reference import ReferenceSet
+from analysis.window import WindowCalculator
+
+#: Coatings and interlayers reported for Li and Si anodes with sulfide, oxide and halide
+#: electrolytes: Li binaries (the passivating interphase products), Li oxysalts used as
+#: cathode/anode coatings, an antiperovskite, and two Li-free ALD/ interlayer materials.
+DEFAULT_CANDIDATES: tuple[str, ...] = (
+    "LiF", "Li3N", "Li3PO4", "Li2O", "LiCl", "Li3P", "Li2S", "LiAlO2", "Li3OCl", "Li2CO3", "LiI", "LiBr",
+    "Li3BO3", "Li2SiO3", "Li4SiO4", "LiNbO3", "Li2ZrO3", "LiTaO3", "Li4Ti5O12", "Li3AlF6", "Li3BN2",
+    "Al2O3", "MgF2",
+)
+STABLE_TOL_MEV = 1.0
+POTENTIAL_TOL_V = 1e-3
+
+
+@dataclass
+class Screening:
+    electrolyte: str
+    anode: str
+    anode_potential_V: float
+    rows: list[dict]
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (candidate, why)
+    baseline: dict | None = None      # the electrolyte's own reaction with the anode
+
+    @property
+    def notes(self) -> list[str]:
+        out = [f"{c}: skipped ({why})" for c, why in self.skipped]
+        if self.baseline is not None:
+            b = self.baseline
+            out.insert(0, f"without an interlayer, {self.electrolyte} | {self.anode}: "
+                          f"{b['energy_meV_per_atom']:.1f} meV/atom ({', '.join(b['products'])})")
+        return out
+
+
+def _covered(calc: WindowCalculator, formula: str) -> str | None:
+    """None when the reference set has an entry of this composition, else why not."""
+    comp = parse_formula(formula)
+    if reduced_formula(comp) in {reduced_formula_of(f) for f in calc.exclude}:
+        return "excluded"
+    try:
+        space = calc.space(comp)
+    except InputError:
+        return "its chemical system is not covered by the reference set"
+    if not calc.reference.matching(comp, space.entries):
+        return "not in the reference set"
+    return None
+
+
+def screen(electrolyte: str, anode: str, reference: ReferenceSet, candidates: Sequence[str] | None = None,
+           exclude: Iterable[str] = (), calculator: ReactionCalculator | None = None) -> Screening:
+    """Rank ``candidates`` (default :data:`DEFAULT_CANDIDATES`) as interlayers between
+    ``electrolyte`` and ``anode``."""
+    rc = calculator or ReactionCalculator(reference, exclude)
+    calc = rc.windows
+    parse_formula(electrolyte)
+    anode = anode_formula(anode)
+    cands = list(candidates) if candidates else list(DEFAULT_CANDIDATES)
+    for c in cands:
+        parse_formula(c)
+    an = anode_phase(calc, anode)
+    v_anode = an.potential_V
+    el_window = calc.window(electrolyte, profile=False)
+    base = rc.react(electrolyte, anode).minimum.to_dict()
+
+    rows: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for c in cands:
+        if c in seen:
+            continue
+        seen.add(c)
+        why = _covered(calc, c)
+        if why:
+            skipped.append((c, why))
+            continue
+        r_an = rc.react(c, anode).minimum
+        r_el = rc.react(electrolyte, c).minimum
+        w = calc.window(c, profile=False)
+        reaches = w.reduction_V <= v_anode + POTENTIAL_TOL_V
+        ok_an = r_an.energy_meV_per_atom >= -STABLE_TOL_MEV and reaches
+        ok_el = r_el.energy_meV_per_atom >= -STABLE_TOL_MEV
+        bridges = w.oxidation_V is None or w.oxidation_V >= el_window.reduction_V - POTENTIAL_TOL_V
+        rows.append({
+            "rank": 0,
+            "candidate": c,
+            "electrolyte": electrolyte,
+            "anode": anode,
+            "anode_potential_V": round(v_anode, 6),
+            "coating_reduction_V": w.reduction_V,
+            "coating_oxidation_V": w.oxidation_V,
+            "coating_e_above_hull_meV": w.e_above_hull_meV,
+            "rxn_anode_meV": r_an.energy_meV_per_atom,
+            "anode_x": r_an.x,
+            "anode_reaction": r_an.reaction,
+            "anode_products": r_an.products,
+            "rxn_electrolyte_meV": r_el.energy_meV_per_atom,
+            "electrolyte_x": r_el.x,
+            "electrolyte_reaction": r_el.reaction,
+            "electrolyte_products": r_el.products,
+            "window_reaches_anode": bool(reaches),
+            "stable_vs_anode": bool(ok_an),
+            "stable_vs_electrolyte": bool(ok_el),
+            "bridges_electrolyte": bool(bridges),
+            "verdict": _verdict(ok_an, ok_el, r_an.energy_meV_per_atom, r_el.energy_meV_per_atom, reaches,
+                                w.reduction_V, v_anode),
+        })
+    if not rows:
+        raise InputError("no candidate is covered by the reference set: "
+                         + "; ".join(f"{c} ({why})" for c, why in skipped))
+    rows.sort(key=_rank_key)
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    return Screening(electrolyte, anode, v_anode, rows, skipped, base)
+
+
+def _verdict(ok_an, ok_el, e_an, e_el, reaches, v_red, v_anode) -> str:
+    if ok_an and ok_el:
+        return "stable on both sides"
+    parts = []
+    if e_an < -STABLE_TOL_MEV:
+        parts.append(f"reacts with anode ({e_an:.0f} meV/atom)")
+    elif not reaches:
+        parts.append(f"reduced above the anode potential ({v_red:.2f} V > {v_anode:.2f} V)")
+    if not ok_el:
+        parts.append(f"reacts with electrolyte ({e_el:.0f} meV/atom)")
+    if ok_an:
+        parts.insert(0, "stable vs anode")
+    elif ok_el:
+        parts.append("stable vs electrolyte")
+    return "; ".join(parts)
+
+
+def _rank_key(r: dict):
+    tier = {(True, True): 0, (True, False): 1, (False, True): 2, (False, False): 3}[
+        (r["stable_vs_anode"], r["stable_vs_electrolyte"])]
+    worst = min(r["rxn_anode_meV"], r["rxn_electrolyte_meV"])
+    v_ox = r["coating_oxidation_V"]
+    return (tier, -round(worst, 3), -(math.inf if v_ox is None else round(v_ox, 4)), r["candidate"])
+
+
+# ---------------------------------------------------------------------------- tables
+COLUMNS = ("rank", "candidate", "coating_reduction_V", "coating_oxidation_V", "rxn_anode_meV", "anode_products",
+           "rxn_electrolyte_meV", "electrolyte_products", "verdict")
+HEADERS = ("Rank", "Coating", "V_red (V)", "V_ox (V)", "E_rxn anode (meV/atom)", "Products with anode",
+           "E_rxn electrolyte (meV/atom)", "Products with electrolyte", "Verdict")
+
+
+def _v(x, d=2) -> str:
+    return "-" if x is None else f"{x:.{d}f}"
+
+
+def _e(x) -> str:
+    return f"{0.0 if abs(x) < 0.05 else x:.1f}"
+
+
+def _cells(r: dict, sep=", ") -> list[str]:
+    no_rx = "none"
+    return [str(r["rank"]), r["candidate"], _v(r["coating_reduction_V"]), _v(r["coating_oxidation_V"]),
+            _e(r["rxn_anode_meV"]),
+            sep.join(r["anode_products"]) if r["rxn_anode_meV"] < -STABLE_TOL_MEV else no_rx,
+            _e(r["rxn_electrolyte_meV"]),
+            sep.join(r["electrolyte_products"]) if r["rxn_electrolyte_meV"] < -STABLE_TOL_MEV else no_rx,
+            r["verdict"]]
+
+
+def _latex(f: str) -> str:
+    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
+
+
+def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
+    """The ranked table as ``text``, ``md``, ``csv``, ``latex`` or ``json``."""
+    fmt = fmt.lower()
+    if fmt == "json":
+        return json.dumps(list(rows), indent=2, allow_nan=False)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([r["rank"], r["candidate"], _v(r["coating_reduction_V"], 3), _v(r["coating_oxidation_V"], 3),
+                        f"{r['rxn_anode_meV']:.2f}", " + ".join(r["anode_products"]),
+                        f"{r['rxn_electrolyte_meV']:.2f}", " + ".join(r["electrolyte_products"]), r["verdict"]])
+        return buf.getvalue()
+    if fmt == "md":
+        lines = ["| " + " | ".join(HEADERS) + " |",
+                 "|" + "|".join(["---:", "---", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|"]
+        lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        lines = [r"\begin{tabular}{rlrrrlrll}", r"\toprule",
+                 r"Rank & Coating & $V_\mathrm{red}$ (V) & $V_\mathrm{ox}$ (V) & "
+                 r"$E_\mathrm{rxn}^\mathrm{anode}$ (meV/atom) & Products & "
+                 r"$E_\mathrm{rxn}^\mathrm{SE}$ (meV/atom) & Products & Verdict \\", r"\midrule"]
+        for r in rows:
+            c = _cells(r)
+            c[1] = _latex(c[1])
+            c[5] = ", ".join(_latex(p) for p in c[5].split(", "))
+            c[7] = ", ".join(_latex(p) for p in c[7].split(", "))
+            c[3] = "--" if c[3] == "-" else c[3]
+            lines.append(" & ".join(c) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    if fmt == "text":
+        head = ["#", "coating", "V_red", "V_ox", "E_anode", "products (anode)", "E_SE", "products (electrolyte)",
+                "verdict"]
+        body = [_cells(r, " + ") for r in rows]
+        widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
+        out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+        out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in body]
+        return "\n".join(out) + "\n"
+    raise InputError(f"unknown table format '{fmt}': use text, md, csv, latex or json")
