@@ -32,6 +32,9 @@ def pymatgen_window(formula: str, entries: Sequence[Entry], pd=None) -> tuple[fl
     mus = [p["chempot"] - li_ref for p in prof]
     evo = [p["evolution"] for p in prof]
     tol = 1e-6
+    if evo and evo[0] < -tol:  # Li-richer than full lithiation: gives Li away at any potential
+        v = max(0.0, -mus[0])
+        return v, v, pd
     for i, ev in enumerate(evo):
         if abs(ev) < tol:
             v_red = max(0.0, -mus[i])

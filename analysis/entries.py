@@ -8,6 +8,7 @@ energy per atom of each element in the same set.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from analysis.formula import num_atoms, reduced_formula
 
@@ -21,17 +22,23 @@ class Entry:
     correction_scheme: str | None = None
     data: dict = field(default_factory=dict, compare=False, hash=False)
 
-    @property
+    @cached_property
     def reduced_formula(self) -> str:
         return reduced_formula(self.composition)
 
-    @property
+    @cached_property
     def elements(self) -> frozenset[str]:
         return frozenset(self.composition)
 
-    @property
+    @cached_property
     def natoms(self) -> float:
         return num_atoms(self.composition)
+
+    @cached_property
+    def composition_key(self) -> tuple:
+        """Hashable per-atom composition: equal for polymorphs and unreduced formulas."""
+        n = self.natoms
+        return tuple(sorted((el, round(a / n, 9)) for el, a in self.composition.items()))
 
     def as_dict(self) -> dict:
         return {

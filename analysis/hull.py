@@ -49,17 +49,33 @@ class Decomposition:
         return [f for f, _ in self.formula_units()]
 
 
+def _hull_candidates(entries: Sequence[Entry]) -> list[Entry]:
+    """Drop entries that can never be on the hull, exactly: every polymorph but the lowest of
+    each composition, and compounds with a positive formation energy (the elements, at 0, lie
+    below them)."""
+    best: dict[tuple, Entry] = {}
+    for e in entries:
+        if len(e.composition) > 1 and e.energy_per_atom > 0.0:
+            continue
+        key = e.composition_key
+        cur = best.get(key)
+        if cur is None or e.energy_per_atom < cur.energy_per_atom:
+            best[key] = e
+    return list(best.values())
+
+
 class PhaseSpace:
     """The entries of one chemical system as persistent LPs."""
 
-    def __init__(self, entries: Sequence[Entry], elements: Sequence[str] | None = None):
+    def __init__(self, entries: Sequence[Entry], elements: Sequence[str] | None = None, prune: bool = True):
         if not entries:
             raise InputError("no entries to build a phase diagram from")
         els = sorted(set(elements) if elements else set().union(*(e.elements for e in entries)))
         self.elements = els
         self.index = {el: i for i, el in enumerate(els)}
-        ents = [e for e in entries if e.elements <= set(els)]
-        self.entries = ents
+        elset = set(els)
+        self.all_entries = [e for e in entries if e.elements <= elset]
+        self.entries = ents = _hull_candidates(self.all_entries) if prune else self.all_entries
         X = np.zeros((len(els), len(ents)))
         for j, e in enumerate(ents):
             n = e.natoms

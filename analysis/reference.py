@@ -98,8 +98,13 @@ class ReferenceSet:
             out.update(key.split("-"))
         return out
 
-    def entries_in(self, elements: Iterable[str], exclude: Iterable[str] = ()) -> list[Entry]:
-        """All entries whose elements are a subset of ``elements`` (minus excluded formulas)."""
+    def entries_in(self, elements: Iterable[str], exclude: Iterable[str] = (),
+                   hull_candidates: bool = False) -> list[Entry]:
+        """All entries whose elements are a subset of ``elements`` (minus excluded formulas).
+
+        With ``hull_candidates``, only the entries that can be on a convex hull: the lowest
+        polymorph of each composition, and no compound with a positive formation energy.
+        """
         els = sorted(set(elements))
         missing = [el for el in els if el not in self._index or el in self.unreferenced]
         if missing:
@@ -111,25 +116,43 @@ class ReferenceSet:
         out: list[Entry] = []
         for r in range(1, len(els) + 1):
             for sub in itertools.combinations(els, r):
-                for i in self._index.get("-".join(sub), ()):
+                key = "-".join(sub)
+                bucket = self._index.get(key, ())
+                if hull_candidates and len(bucket):
+                    bucket = self._candidates(key)
+                for i in bucket:
                     e = self._entry(i)
                     if excluded and e.reduced_formula in excluded and len(e.composition) > 1:
                         continue
                     out.append(e)
         return out
 
-    def matching(self, composition: dict[str, float], entries: Sequence[Entry] | None = None) -> list[Entry]:
+    def _candidates(self, key: str) -> list[int]:
+        cache = self.__dict__.setdefault("_cand_cache", {})
+        if key not in cache:
+            best: dict[tuple, int] = {}
+            for i in self._index[key]:
+                e = self._entry(i)
+                if len(e.composition) > 1 and e.energy_per_atom > 0.0:
+                    continue
+                j = best.get(e.composition_key)
+                if j is None or e.energy_per_atom < self._entry(j).energy_per_atom:
+                    best[e.composition_key] = i
+            cache[key] = list(best.values())
+        return cache[key]
+
+    def matching(self, composition: dict[str, float], exclude: Iterable[str] = ()) -> list[Entry]:
         """Entries with the same reduced composition (polymorphs), lowest energy first."""
         key = frozenset(composition)
-        pool = entries if entries is not None else [self._entry(i) for i in self._index.get(_key(key), ())]
+        excluded = {reduced_formula_of(f) for f in exclude}
         n = sum(composition.values())
         target = {k: v / n for k, v in composition.items()}
         out = []
-        for e in pool:
-            if e.elements != key:
-                continue
+        for i in self._index.get(_key(key), ()):
+            e = self._entry(i)
             m = e.natoms
-            if all(abs(e.composition[k] / m - target[k]) < 1e-6 for k in target):
+            if all(abs(e.composition[k] / m - target[k]) < 1e-6 for k in target) and \
+                    e.reduced_formula not in excluded:
                 out.append(e)
         return sorted(out, key=lambda e: e.energy_per_atom)
 

@@ -94,8 +94,8 @@ class WindowCalculator:
     def space(self, elements: Iterable[str]) -> PhaseSpace:
         key = frozenset(elements)
         if key not in self._spaces:
-            entries = self.reference.entries_in(key, self.exclude)
-            self._spaces[key] = PhaseSpace(entries, sorted(key))
+            entries = self.reference.entries_in(key, self.exclude, hull_candidates=True)
+            self._spaces[key] = PhaseSpace(entries, sorted(key), prune=False)
         return self._spaces[key]
 
     # ------------------------------------------------------------------
@@ -110,7 +110,7 @@ class WindowCalculator:
         hull = space.hull(b)
         notes: list[str] = []
 
-        own = self.reference.matching(comp, space.entries)
+        own = self.reference.matching(comp, self.exclude)
         if own:
             e_own = own[0].energy_per_atom * natoms
             e_hull_meV = max(0.0, (e_own - hull.energy) / natoms * 1000.0)

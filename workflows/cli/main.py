@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     from analysis.errors import InputError
 
     try:
-        rv = cli.main(args=argv, prog_name="sseflow", standalone_mode=False)
+        try:
+            rv = cli.main(args=argv, prog_name="sseflow", standalone_mode=False)
+        finally:
+            _flush_store()
     except click.exceptions.Abort:
         click.echo("sseflow: aborted", err=True)
         sys.exit(130)
@@ -88,6 +91,13 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _flush_store() -> None:
+    """End of every command: write the embedded store atomically if this process opened it."""
+    mod = sys.modules.get("workflows.store.client")
+    if mod is not None:
+        mod.flush_all()
 
 
 def _hook_error(exc: Exception) -> bool:

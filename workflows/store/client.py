@@ -87,7 +87,10 @@ class StoreHandle:
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             if digest == self.last_digest and self.config.path.exists():
                 return False
-            atomic_write_text(self.config.path, text)
+            try:
+                atomic_write_text(self.config.path, text)
+            except OSError as exc:
+                raise StoreError(f"cannot write the embedded store {self.config.path}: {exc.strerror or exc}")
             self.last_digest = digest
             return True
 
@@ -232,6 +235,9 @@ def connect(config: str | os.PathLike | StoreConfig | None = None) -> StoreHandl
     with _LOCK:
         handle = _HANDLES.get(cfg.identity)
         if handle is not None and not handle.closed and handle.pid == os.getpid():
+            if handle.config.database != cfg.database:
+                raise ConfigError(f"{cfg.location} is already open in this process with database "
+                                  f"'{handle.config.database}', not '{cfg.database}'")
             return handle
         handle = _open_embedded(cfg) if cfg.backend == "embedded" else _open_mongodb(cfg)
         _HANDLES[cfg.identity] = handle
@@ -272,9 +278,12 @@ def _load_embedded(cfg: StoreConfig, path: Path, fd: int) -> StoreHandle:
             os.unlink(tmp)
         except OSError:
             pass
-    if not path.exists() or path.stat().st_size == 0:
-        atomic_write_text(path, "{}")
-    raw = path.read_bytes()
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            atomic_write_text(path, "{}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StoreError(f"cannot use the embedded store {path}: {exc.strerror or exc}")
     persistence = _patch_persistence()
     prev_env = os.environ.get("MONGOMOCK_SERVERSTORE_FILE")
     os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(path)  # FireWorks' selector of the file store
@@ -334,7 +343,7 @@ def _open_mongodb(cfg: StoreConfig) -> StoreHandle:
         client[cfg.database].command("ping")
     except ServerSelectionTimeoutError as exc:
         _close_quietly(client)
-        reason = str(exc).split(", Timeout:")[0].split(", configured timeouts")[0][:200]
+        reason = str(exc).split(", Timeout:")[0].split(" (configured timeouts")[0][:200]
         raise StoreError(_scrub(f"cannot reach {where} within {cfg.timeout_ms / 1000:g} s: {reason}", cfg)) from None
     except OperationFailure as exc:
         _close_quietly(client)

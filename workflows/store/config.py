@@ -78,7 +78,7 @@ class StoreConfig:
     @property
     def identity(self) -> str:
         """Key of the process-wide client for this configuration."""
-        if self.backend == "embedded":
+        if self.backend == "embedded":  # one client per file, whatever database name
             return f"embedded:{os.path.realpath(self.path)}"
         return f"mongodb:{redact_uri(self.uri or '')}#{self.database}"
 
@@ -104,47 +104,56 @@ class StoreConfig:
 
 # --------------------------------------------------------------------------- URIs
 
-_CRED_RE = re.compile(r"^(?P<scheme>mongodb(?:\+srv)?://)(?P<cred>[^@/]*@)?(?P<rest>.*)$", re.I)
+_SCHEME_RE = re.compile(r"^mongodb(?:\+srv)?://", re.I)
+
+
+def _split_uri(uri: str) -> tuple[str, str, str] | None:
+    """``(scheme, credentials-with-@ or '', rest)``; credentials end at the last '@' before the query."""
+    m = _SCHEME_RE.match(uri or "")
+    if not m:
+        return None
+    scheme, body = m.group(0), uri[m.end():]
+    at = body.split("?", 1)[0].rfind("@")
+    if at < 0:
+        return scheme, "", body
+    return scheme, body[:at + 1], body[at + 1:]
 
 
 def redact_uri(uri: str) -> str:
     """``mongodb://user:secret@host/db`` -> ``mongodb://user:***@host/db``."""
-    m = _CRED_RE.match(uri or "")
-    if not m:
+    parts = _split_uri(uri)
+    if parts is None:
         return "<invalid URI>"
-    cred = m.group("cred")
+    scheme, cred, rest = parts
     if cred:
         user = cred[:-1].split(":", 1)[0]
         cred = f"{user}:***@" if ":" in cred else f"{user}@"
-    return f"{m.group('scheme')}{cred or ''}{m.group('rest')}"
+    return f"{scheme}{cred}{rest}"
 
 
 def uri_hosts(uri: str) -> str:
     """The host list of a MongoDB URI (``host1:27017,host2``), without credentials."""
-    m = _CRED_RE.match(uri or "")
-    if not m:
+    parts = _split_uri(uri)
+    if parts is None:
         return "<invalid URI>"
-    return re.split(r"[/?]", m.group("rest"), maxsplit=1)[0] or "localhost"
+    return re.split(r"[/?]", parts[2], maxsplit=1)[0] or "localhost"
 
 
 def uri_database(uri: str) -> str | None:
-    m = _CRED_RE.match(uri or "")
-    if not m:
+    parts = _split_uri(uri)
+    if parts is None or "/" not in parts[2].split("?", 1)[0]:
         return None
-    rest = m.group("rest")
-    if "/" not in rest:
-        return None
-    db = rest.split("/", 1)[1].split("?", 1)[0]
+    db = parts[2].split("?", 1)[0].split("/", 1)[1]
     return db or None
 
 
 def uri_password(uri: str) -> str | None:
-    m = _CRED_RE.match(uri or "")
-    if not m or not m.group("cred") or ":" not in m.group("cred"):
+    parts = _split_uri(uri)
+    if parts is None or ":" not in parts[1]:
         return None
     from urllib.parse import unquote
 
-    return unquote(m.group("cred")[:-1].split(":", 1)[1]) or None
+    return unquote(parts[1][:-1].split(":", 1)[1]) or None
 
 
 def is_mongo_uri(text: str) -> bool:
