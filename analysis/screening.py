@@ -3,7 +3,11 @@
 For each candidate coating C between electrolyte E and anode M (Li, Si, a Li-Si alloy):
 
 * ``rxn_anode_meV``: the most negative chemical reaction energy of C | M (closed system,
-  meV/atom of mixture, :class:`analysis.reactions.ReactionCalculator`);
+  meV/atom of mixture, :class:`analysis.reactions.ReactionCalculator`), with both reactants
+  at their hull energy (``use_hull_energy``): the *mutual* reaction. A reactant above the
+  hull (Li6PS5Cl is 83 meV/atom above it in the Materials Project set, Li15Si4 1 meV/atom)
+  would otherwise lend its own decomposition energy to every candidate; the coating's own
+  metastability is reported separately (``coating_e_above_hull_meV``);
 * ``rxn_electrolyte_meV``: the same for E | C;
 * the coating's own window [``coating_reduction_V``, ``coating_oxidation_V``] vs Li/Li+;
 * ``anode_potential_V``: the anode's potential (:func:`analysis.anodes.anode_potential`:
@@ -79,10 +83,10 @@ def _covered(calc: WindowCalculator, formula: str) -> str | None:
     if reduced_formula(comp) in {reduced_formula_of(f) for f in calc.exclude}:
         return "excluded"
     try:
-        space = calc.space(comp)
+        calc.space(comp)
     except InputError:
         return "its chemical system is not covered by the reference set"
-    if not calc.reference.matching(comp, space.entries):
+    if not calc.reference.matching(comp, calc.exclude):
         return "not in the reference set"
     return None
 
@@ -101,7 +105,7 @@ def screen(electrolyte: str, anode: str, reference: ReferenceSet, candidates: Se
     an = anode_phase(calc, anode)
     v_anode = an.potential_V
     el_window = calc.window(electrolyte, profile=False)
-    base = rc.react(electrolyte, anode).minimum.to_dict()
+    base = rc.react(electrolyte, anode, use_hull_energy=True).minimum.to_dict()
 
     rows: list[dict] = []
     skipped: list[tuple[str, str]] = []
@@ -114,8 +118,8 @@ def screen(electrolyte: str, anode: str, reference: ReferenceSet, candidates: Se
         if why:
             skipped.append((c, why))
             continue
-        r_an = rc.react(c, anode).minimum
-        r_el = rc.react(electrolyte, c).minimum
+        r_an = rc.react(c, anode, use_hull_energy=True).minimum
+        r_el = rc.react(electrolyte, c, use_hull_energy=True).minimum
         w = calc.window(c, profile=False)
         reaches = w.reduction_V <= v_anode + POTENTIAL_TOL_V
         ok_an = r_an.energy_meV_per_atom >= -STABLE_TOL_MEV and reaches
@@ -180,10 +184,10 @@ def _rank_key(r: dict):
 
 
 # ---------------------------------------------------------------------------- tables
-COLUMNS = ("rank", "candidate", "coating_reduction_V", "coating_oxidation_V", "rxn_anode_meV", "anode_products",
-           "rxn_electrolyte_meV", "electrolyte_products", "verdict")
-HEADERS = ("Rank", "Coating", "V_red (V)", "V_ox (V)", "E_rxn anode (meV/atom)", "Products with anode",
-           "E_rxn electrolyte (meV/atom)", "Products with electrolyte", "Verdict")
+COLUMNS = ("rank", "candidate", "coating_reduction_V", "coating_oxidation_V", "coating_e_above_hull_meV",
+           "rxn_anode_meV", "anode_products", "rxn_electrolyte_meV", "electrolyte_products", "verdict")
+HEADERS = ("Rank", "Coating", "V_red (V)", "V_ox (V)", "E_hull (meV/atom)", "E_rxn anode (meV/atom)",
+           "Products with anode", "E_rxn electrolyte (meV/atom)", "Products with electrolyte", "Verdict")
 
 
 def _v(x, d=2) -> str:
@@ -197,11 +201,16 @@ def _e(x) -> str:
 def _cells(r: dict, sep=", ") -> list[str]:
     no_rx = "none"
     return [str(r["rank"]), r["candidate"], _v(r["coating_reduction_V"]), _v(r["coating_oxidation_V"]),
-            _e(r["rxn_anode_meV"]),
+            _v(r["coating_e_above_hull_meV"], 0), _e(r["rxn_anode_meV"]),
             sep.join(r["anode_products"]) if r["rxn_anode_meV"] < -STABLE_TOL_MEV else no_rx,
             _e(r["rxn_electrolyte_meV"]),
             sep.join(r["electrolyte_products"]) if r["rxn_electrolyte_meV"] < -STABLE_TOL_MEV else no_rx,
             r["verdict"]]
+
+
+def _products(r: dict, side: str) -> str:
+    """Products at the minimum, empty when there is no reaction."""
+    return " + ".join(r[f"{side}_products"]) if r[f"rxn_{side}_meV"] < -STABLE_TOL_MEV else ""
 
 
 def _latex(f: str) -> str:
@@ -219,31 +228,32 @@ def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
         w.writerow(COLUMNS)
         for r in rows:
             w.writerow([r["rank"], r["candidate"], _v(r["coating_reduction_V"], 3), _v(r["coating_oxidation_V"], 3),
-                        f"{r['rxn_anode_meV']:.2f}", " + ".join(r["anode_products"]),
-                        f"{r['rxn_electrolyte_meV']:.2f}", " + ".join(r["electrolyte_products"]), r["verdict"]])
+                        _v(r["coating_e_above_hull_meV"], 1), f"{r['rxn_anode_meV']:.2f}", _products(r, "anode"),
+                        f"{r['rxn_electrolyte_meV']:.2f}", _products(r, "electrolyte"), r["verdict"]])
         return buf.getvalue()
     if fmt == "md":
         lines = ["| " + " | ".join(HEADERS) + " |",
-                 "|" + "|".join(["---:", "---", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|"]
+                 "|" + "|".join(["---:", "---", "---:", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|"]
         lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     if fmt == "latex":
-        lines = [r"\begin{tabular}{rlrrrlrll}", r"\toprule",
-                 r"Rank & Coating & $V_\mathrm{red}$ (V) & $V_\mathrm{ox}$ (V) & "
+        lines = [r"\begin{tabular}{rlrrrrlrll}", r"\toprule",
+                 r"Rank & Coating & $V_\mathrm{red}$ (V) & $V_\mathrm{ox}$ (V) & $E_\mathrm{hull}$ (meV/atom) & "
                  r"$E_\mathrm{rxn}^\mathrm{anode}$ (meV/atom) & Products & "
                  r"$E_\mathrm{rxn}^\mathrm{SE}$ (meV/atom) & Products & Verdict \\", r"\midrule"]
         for r in rows:
             c = _cells(r)
             c[1] = _latex(c[1])
-            c[5] = ", ".join(_latex(p) for p in c[5].split(", "))
-            c[7] = ", ".join(_latex(p) for p in c[7].split(", "))
+            c[6] = ", ".join(_latex(p) for p in c[6].split(", "))
+            c[8] = ", ".join(_latex(p) for p in c[8].split(", "))
             c[3] = "--" if c[3] == "-" else c[3]
+            c[4] = "--" if c[4] == "-" else c[4]
             lines.append(" & ".join(c) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
         return "\n".join(lines) + "\n"
     if fmt == "text":
-        head = ["#", "coating", "V_red", "V_ox", "E_anode", "products (anode)", "E_SE", "products (electrolyte)",
-                "verdict"]
+        head = ["#", "coating", "V_red", "V_ox", "E_hull", "E_anode", "products (anode)", "E_SE",
+                "products (electrolyte)", "verdict"]
         body = [_cells(r, " + ") for r in rows]
         widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
         out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
