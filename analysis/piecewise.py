@@ -43,7 +43,9 @@ def convex_kinks(oracle: Oracle, t0: float, t1: float, tol: float = 1e-7, max_ca
         rec(ps, b, depth + 1)
 
     rec(p0, p1, 0)
-    pts = [found[t] for t in sorted(found)]
+    span = max(t1 - t0, 1e-300)
+    pts = [found[t] for t in sorted(found)
+           if t in (t0, t1) or (t - t0 > 1e-10 * span and t1 - t > 1e-10 * span)]
     # every kink has been evaluated; an evaluated point on a straight segment is not a kink
     out = [pts[0]]
     for i in range(1, len(pts) - 1):
