@@ -31,6 +31,10 @@ def window_rows(results: Sequence[dict]) -> list[dict]:
             "e_above_hull_meV": r.get("e_above_hull_meV"),
             "in_reference": r.get("in_reference", True),
         })
+        if "temperature_K" in r:
+            t = r["temperature_K"]
+            rows[-1]["material"] = f"{rows[-1]['material']} ({'static' if t is None else f'{t:g} K'})"
+            rows[-1]["temperature_K"] = t
     return rows
 
 
@@ -59,7 +63,8 @@ def _latex_formula(f: str) -> str:
 def format_table(rows: Sequence[dict], fmt: str) -> str:
     fmt = fmt.lower()
     if fmt == "json":
-        return json.dumps([{k: r[k] for k in (*COLUMNS, "in_reference")} for r in rows], indent=2)
+        return json.dumps([{k: r[k] for k in (*COLUMNS, "in_reference", "temperature_K") if k in r}
+                           for r in rows], indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from analysis.entries import Entry
 from analysis.errors import InputError
+from analysis.formula import formula_string
 
 # Schemes whose formation energies live on the same scale.
 _FAMILIES = {
@@ -41,8 +42,7 @@ def _composition(r) -> dict[str, float]:
         s = Structure.from_dict(s)
     if s is None:
         raise InputError("result has no structure")
-    return {el.symbol: float(a) for el, a in s.composition.get_el_amt_dict().items() and
-            s.composition.items() if a > 0}
+    return {str(el): float(a) for el, a in s.composition.get_el_amt_dict().items() if a > 0}
 
 
 def _backend_info(backend) -> tuple[str, str]:
@@ -92,16 +92,16 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         raise InputError(f"no {name} result for elemental {', '.join(missing)}: relax the element's reference "
                          f"state with the same calculator (e.g. sseflow relax {missing[0]} --calculator {name})")
     out: list[Entry] = []
-    for k, (r, comp, epa) in enumerate(rows):
+    for r, comp, epa in rows:
         n = sum(comp.values())
         ef = epa - sum(a * refs[el] for el, a in comp.items()) / n
-        formula = "".join(f"{el}{int(a) if float(a).is_integer() else a}" for el, a in comp.items())
+        formula = formula_string(comp)
         fp = _field(r, "fingerprint")
         if fp is None and not isinstance(r, dict):
             from workflows.dedupe import fingerprint
 
             fp = fingerprint(r.structure)
-        eid = str(_field(r, "task_id") or f"{name}:{fp or formula}")
+        eid = str(_field(r, "task_id") or _field(r, "key") or f"{name}:{fp or formula}")  # key: a stored TaskDocument
         out.append(Entry(formula, comp, ef, eid, scheme, data={
             "calculator": name, "total_energy_per_atom": epa, "fingerprint": fp,
             "elemental_references": {el: refs[el] for el in comp},

@@ -183,6 +183,33 @@ class CalcResult:
         }
 
 
+    def to_store_document(self, input_structure=None):
+        """The results store's ``TaskDocument`` (workflows.store.documents) for this result.
+
+        The store's field names differ from :meth:`task_document`'s: stress in GPa as 3x3
+        (``stress_GPa``), ``max_force_eV_A``, ``timings``, ``files`` as a name -> path map,
+        ``output_structure``; the rest (correction scheme, steps, StructureMatcher fingerprint)
+        ride along as extra fields.
+        """
+        from workflows.dedupe import fingerprint
+        from workflows.store.documents import TaskDocument
+
+        start = input_structure if input_structure is not None else self.structure
+        stress = np.asarray(self.stress, dtype=float) * 160.21766208  # eV/Å^3 -> GPa
+        return TaskDocument.from_result(
+            start, self.calculator, _jsonable(self.parameters),
+            energy=None if not math.isfinite(self.energy) else float(self.energy),
+            forces=None if not np.isfinite(self.forces).all() else self.forces,
+            stress=None if not np.isfinite(stress).all() else stress,
+            task_type=self.task, output_structure=self.structure,
+            energy_per_atom=_finite_or_none(self.energy_per_atom),
+            timings={"total": float(self.wall_time_s)}, status=self.status, error=self.error,
+            files={Path(f).name: str(f) for f in self.files},
+            correction_scheme=self.correction_scheme, n_steps=int(self.n_steps), converged=bool(self.converged),
+            structure_match_fingerprint=fingerprint(self.structure),
+        )
+
+
 def _finite_or_none(x):
     x = float(x)
     return x if math.isfinite(x) else None

@@ -15,6 +15,13 @@ CORRECTION_SCHEME = "MP2020-compatible (CHGNet trained on MPtrj)"
 _MODELS: dict[tuple[str, str], object] = {}
 
 
+def _quiet_torch_warning() -> None:
+    import warnings
+
+    # chgnet 0.4.2 builds a tensor from a list of grad-tracking scalars on every stress call
+    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True to a scalar")
+
+
 def set_torch_threads(n: int) -> None:
     import torch
 
@@ -32,8 +39,12 @@ def load_model(model: str = "0.3.0", device: str = "cpu"):
         except ImportError:
             raise InputError("calculator 'chgnet' needs the chgnet package: pip install chgnet==0.4.2 "
                              "(install torch==2.13.0 first; see docs/install_backends.md)") from None
+        import contextlib
+        import io
+
         try:
-            _MODELS[key] = CHGNet.load(model_name=str(model), use_device=device, verbose=False)
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints a banner even with verbose=False
+                _MODELS[key] = CHGNet.load(model_name=str(model), use_device=device, verbose=False)
         except ValueError as exc:
             raise InputError(f"unknown CHGNet model '{model}': {exc}") from None
     return _MODELS[key]
@@ -52,6 +63,7 @@ class CHGNetBackend(Backend):
     }
 
     def check(self) -> None:
+        _quiet_torch_warning()
         set_torch_threads(self.parameters.get("torch_threads", 1))
         self.model = load_model(self.parameters.get("model", "0.3.0"), self.parameters.get("device", "cpu"))
 

@@ -9,6 +9,7 @@ on PATH. The pseudopotential folder comes from the preset (``pseudo_dir``), else
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -132,4 +133,4 @@ class QEBackend(Backend):
         profile = EspressoProfile(command=self.command or "pw.x", pseudo_dir=self.pseudo_dir)
         return Espresso(profile=profile, directory=str(directory), pseudopotentials=dict(self.pseudopotentials),
                         input_data=self.input_data(),
-                        kpts={"density": float(self.parameters["kpoint_density"]), "gamma": False})
+                        kspacing=1.0 / (2 * math.pi * float(self.parameters["kpoint_density"])))  # n_i = ceil(2π|b_i| d)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("workflows.cli.flow", "status", "States of workflows and Fireworks."),
     "rerun": ("workflows.cli.flow", "rerun", "Rerun fizzled or lost Fireworks."),
     "study": ("workflows.cli.flow", "study", "Submit, run and report a study in one command."),
+    "interface": ("workflows.cli.interface", "interface", "Build and relax electrolyte/electrode interfaces; Schottky barriers."),
 }
 
 

@@ -16,6 +16,13 @@ def _store(kind: str, rows: list[dict], rs, excl, reference: str, config: str | 
     click.echo(f"stored {n} {kind} document(s)", err=True)
 
 
+def _payload(result, temperature: float | None) -> dict:
+    d = result.to_dict()
+    if temperature is not None:
+        d["temperature_K"] = temperature
+    return d
+
+
 def _fmt_x(x: float) -> str:
     return f"{x:.4f}"
 
@@ -85,10 +92,14 @@ def format_path(rows: list[dict]) -> str:
                    "list (Si, LiSi, Li12Si7, Li7Si3, Li13Si4, Li15Si4), or formulas.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="E_rxn(x) figure (.png/.svg/.pdf).")
+@click.option("--temperature", type=float, default=None, metavar="K",
+              help="Reaction energies at this temperature from stored phonons (vibrational free energies).")
+@click.option("--allow-imaginary", is_flag=True, help="Use phonons of phases flagged for imaginary modes too.")
 @click.option("--store", is_flag=True, help="Write the reaction(s) to the results database.")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
 def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, include_decomposition,
-          use_hull_energy, energy_a, energy_b, lithiation_path, alloys, as_json, plot, store, config):
+          use_hull_energy, energy_a, energy_b, lithiation_path, alloys, temperature, allow_imaginary,
+          as_json, plot, store, config):
     """Interfacial reaction energy E_rxn(x) of A (electrolyte) and B (electrode, coating).
 
     x is the atom fraction of B in the mixture of the normalised compositions; every kink of
@@ -130,10 +141,24 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
     from analysis.reactions import ReactionCalculator
 
     rs, excl = load(reference, energy_column, exclude)
+    if temperature is not None:
+        from workflows.temperature import references_for
+
+        if temperature < 0:
+            raise InputError(f"--temperature must be >= 0 K (got {temperature:g})")
+        partners = [reactant_a] + ([reactant_b] if reactant_b else ["Li", "Si"])
+        rs = references_for(rs, [temperature], partners, config=config,
+                            open_element="Li" if (potential is not None or lithiation_path) else None,
+                            allow_imaginary=allow_imaginary)[temperature]
+        report = getattr(rs, "thermo_report", None)
+        for note in (report.notes if report else []):
+            click.echo(f"note: {note}", err=True)
     rc = ReactionCalculator(rs, excl)
     kw = dict(potential=potential, include_decomposition=include_decomposition, use_hull_energy=use_hull_energy)
     options = {"include_decomposition": include_decomposition, "use_hull_energy": use_hull_energy,
                "energy_a": energy_a, "energy_b": energy_b}
+    if temperature is not None:
+        options["temperature_K"] = temperature
 
     if lithiation_path:
         from analysis.anodes import lithiation_series
@@ -143,7 +168,7 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
         for ph in phases:
             r = rc.react(reactant_a, ph.formula, energy_a=energy_a, **kw)
             results.append(r)
-            rows.append({**r.to_dict(), "alloy": ph.formula, "li_per_si": ph.li_per_si,
+            rows.append({**_payload(r, temperature), "alloy": ph.formula, "li_per_si": ph.li_per_si,
                          "alloy_potential_V": ph.potential_V, "alloy_e_above_hull_meV": ph.e_above_hull_meV})
         if store:
             _store("reaction", rows, rs, excl, reference, config, options)
@@ -159,9 +184,9 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
         r = rc.react(reactant_a, reactant_b, energy_a=energy_a, energy_b=energy_b, **kw)
         results = [r]
         if store:
-            _store("reaction", [r.to_dict()], rs, excl, reference, config, options)
+            _store("reaction", [_payload(r, temperature)], rs, excl, reference, config, options)
         if as_json:
-            echo_json(r.to_dict())
+            echo_json(_payload(r, temperature))
         else:
             click.echo(format_reaction(r), nl=False)
         notes = r.notes

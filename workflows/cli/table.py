@@ -20,9 +20,13 @@ from workflows.cli.common import split_list
               show_default=True)
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write the table to FILE.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Window figure (.png/.svg/.pdf).")
+@click.option("--temperature", default=None, metavar="T,..",
+              help="Windows at these temperatures (K; 'static' = 0 K energies) from stored phonons.")
+@click.option("--allow-imaginary", is_flag=True, help="Use phonons of phases flagged for imaginary modes too.")
 @click.option("--store", is_flag=True, help="Also store the computed windows in the database.")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
-def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt, output, plot, store, config):
+def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt, output, plot, temperature,
+          allow_imaginary, store, config):
     """Stability-window table (and figure) of FORMULAS, computed or read from the database."""
     from analysis.errors import InputError
     from analysis.plots import check_figure_path
@@ -42,11 +46,11 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
             raise InputError("give formulas (or --from-db)")
         if not reference:
             raise InputError("--reference PATH is required unless --from-db is given")
-        from workflows.cli.window import compute_windows, store_rows
+        from workflows.cli.window import compute_windows
 
-        rs, excl, payloads = compute_windows(formulas, reference, energy_column, exclude, profile=False)
-        if store:
-            store_rows("window", payloads, rs, excl, reference, config)
+        rs, excl, payloads = compute_windows(formulas, reference, energy_column, exclude, profile=False,
+                                             temperature=temperature, allow_imaginary=allow_imaginary,
+                                             config=config, store=store)
     rows = window_rows(payloads)
     text = format_table(rows, fmt)
     if output:
@@ -54,7 +58,12 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
-    if plot:
+    if plot and any("temperature_K" in p for p in payloads):
+        from analysis.thermo_plots import plot_windows_vs_temperature
+
+        plot_windows_vs_temperature(payloads, plot)
+        click.echo(f"wrote {plot}", err=True)
+    elif plot:
         from analysis.plots import plot_windows
 
         plot_windows(rows, plot)

@@ -1,0 +1,67 @@
+"""``sseflow interface`` through the CLI entry point (matching + building; no relaxation, no DFT)."""
+import json
+
+import pytest
+
+from workflows.cli.main import main
+
+pytest.importorskip("pymatgen.analysis.interfaces.zsl")
+
+def run(args) -> int:
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+ARGS = ["interface", "Li3PS4", "Si", "--electrolyte-miller", "100", "--electrode-miller", "111",
+        "--max-atoms", "80", "--max-area", "110", "--no-scan"]
+
+
+@pytest.fixture
+def store_spec(tmp_path, monkeypatch):
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
+    yield f"embedded:{tmp_path / 'db' / 'store.json'}"
+    from workflows.store import client as store_client
+
+    store_client.close_all()
+
+
+def test_interface_cli_json_files_plot_and_store(tmp_path, capsys, store_spec):
+    out = tmp_path / "out"
+    assert run(ARGS + ["--json", "-o", str(out), "--plot", str(tmp_path / "fig"), "--store", "--config", store_spec]) == 0
+    cap = capsys.readouterr()
+    data = json.loads(cap.out)
+    assert "stored 1 document(s)" in cap.err
+    cands = data["candidates"]
+    assert cands[0]["rank"] == 1 and cands[0]["von_mises_strain"] <= 0.05
+    s = data["interface"]
+    assert s["n_atoms"] == s["electrolyte_atoms"] + s["electrode_atoms"] <= 80
+    assert s["strained_side"] == "electrode" and s["strain"]["electrolyte"]["von_mises"] == 0
+    assert s["min_distance_ratio"] >= 0.7
+    for f in ("interface_built.extxyz", "interface_built.cif", "summary.json"):
+        assert (out / f).is_file()
+    assert (tmp_path / "fig_structure.png").stat().st_size > 1000
+    from workflows.store.hooks import open_store
+
+    with open_store(store_spec) as st:
+        docs = st.query("interfaces")
+    assert len(docs) == 1
+    d = docs[0]
+    assert d["electrolyte"] == "Li3PS4" and d["anode"] == "Si" and d["anode_miller"] == [1, 1, 1]
+    assert d["area_A2"] == pytest.approx(s["area_A2"], rel=1e-6)
+
+
+def test_interface_cli_text_and_bad_input(capsys):
+    assert run(ARGS + ["--list", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "lattice matches of Li3PS4 | Si" in out and "vM strain" in out and "interface Li3PS4(100)" in out
+    assert run(ARGS + ["--candidate", "99"]) == 2
+    assert "--candidate 99" in capsys.readouterr().err
+    assert run(["interface", "Li3PS4", "Si", "--electrolyte-miller", "1x0"]) == 2
+    assert run(["interface", "Li3PS4", "NoSuchThing"]) == 2
+    err = capsys.readouterr().err
+    assert "1x0" in err and "NoSuchThing" in err

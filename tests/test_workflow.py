@@ -1,0 +1,298 @@
+"""Study workflows end to end on the embedded store: submit, run, status, rerun, reports.
+
+A tiny study with ASE's EMT (Al relaxed by the workflow; the Li-Al-O energies from a small
+formation-energy table: ``reference.source: both`` with matching schemes), run for real through
+the ``sseflow`` entry point in a temporary ``SSEFLOW_HOME``. Each command ends as a process would
+(store flushed, lock released), so every step reads the store back from its file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bson import json_util
+
+from workflows.cli.main import main
+from workflows.store import client as store_client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REF_CSV = """formula,e_form
+Li2O,-2.07
+Al2O3,-3.43
+LiAlO2,-2.90
+Li5AlO4,-2.43
+LiAl5O8,-3.26
+LiAl,-0.17
+Li3Al2,-0.14
+Li9Al4,-0.11
+"""
+
+STUDY = """name: tiny
+description: workflow test with EMT
+electrolytes: [LiAlO2]
+anodes: [Li]
+phases:
+  auto: false
+  include: [{STRUCT}]
+calculators:
+  relax: {{name: emt, preset: {PRESET}}}
+reference: {{source: both, file: ref.csv, correction_scheme: none}}
+compute: {{windows: true, reactions: true}}
+output: out
+"""
+
+
+def _al_cif(path: Path, repeat: int = 1, rattle: float = 0.0) -> str:
+    from ase.build import bulk
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    a = bulk("Al", "fcc", a=4.1, cubic=repeat > 1)
+    if repeat > 1:
+        a = a.repeat((repeat, repeat, repeat))
+    if rattle:
+        a.rattle(rattle, seed=3)
+    AseAtomsAdaptor.get_structure(a).to(filename=str(path))
+    return path.name
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    h = tmp_path / "home"
+    monkeypatch.setenv("SSEFLOW_HOME", str(h))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.csv").write_text(REF_CSV)
+    yield h
+    store_client.close_all()
+
+
+def write_study(tmp_path: Path, preset: str = "{fmax: 0.05, max_steps: 100}", struct: str | None = None) -> Path:
+    struct = struct or _al_cif(tmp_path / "al.cif")
+    p = tmp_path / "tiny.yaml"
+    p.write_text(STUDY.format(STRUCT=struct, PRESET=preset))
+    return p
+
+
+def sseflow(capsys, *args) -> tuple[int, str, str]:
+    """One ``sseflow`` command, ended like a process: store flushed and released."""
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    store_client.close_all()
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def stored(home: Path) -> dict:
+    """The embedded store file, as written (collection -> documents)."""
+    data = json_util.loads((home / "store.json").read_text())
+    return {name: [d for _, d in coll["documents"]] for name, coll in data["sseflow"].items()}
+
+
+def fw_states(capsys, wf) -> dict[str, str]:
+    rc, out, err = sseflow(capsys, "status", wf, "--json")
+    assert rc == 0, err
+    (w,) = json.loads(out)
+    return {fw["name"]: fw["state"] for fw in w["fireworks"]}
+
+
+def test_submit_run_status_report_and_dedupe(home, tmp_path, capsys):
+    study = write_study(tmp_path)
+    rc, out, err = sseflow(capsys, "submit", study)
+    assert rc == 0, err
+    wf = out.strip()
+    assert wf == "1"
+    assert "4 Fireworks (1 relax, 1 thermodynamics, 1 reaction, 1 report)" in err
+    states = fw_states(capsys, wf)
+    assert states == {"relax al (emt)": "READY", "thermodynamics Al-Li-O": "WAITING",
+                      "reaction LiAlO2 | Li": "WAITING", "report tiny": "WAITING"}
+    rc, out, err = sseflow(capsys, "status")
+    assert rc == 0 and "tiny" in out and "READY" in out
+
+    rc, out, err = sseflow(capsys, "run", "--max", "1")
+    assert rc == 0, err
+    assert "[1/4] COMPLETED relax al (emt)" in err and "ran 1 Firework(s)" in err
+    assert fw_states(capsys, wf)["thermodynamics Al-Li-O"] == "READY"
+
+    rc, out, err = sseflow(capsys, "run")
+    assert rc == 0, err
+    assert "4/4 completed" in err
+    assert set(fw_states(capsys, wf).values()) == {"COMPLETED"}
+
+    db = stored(home)
+    (task,) = db["tasks"]
+    assert task["calculator"] == "emt" and task["status"] == "completed" and task["formula"] == "Al"
+    assert task["fw_id"] == 1 and task["task_type"] == "relax" and "fmax" in task["parameters"]
+    (window,) = db["windows"]
+    assert window["formula"] == "LiAlO2" and window["inputs"]["reference"].startswith("computed:emt+")
+    assert window["inputs"]["task_ids"] == [task["key"]] and window["reduction_V"] is not None
+    (reaction,) = db["reactions"]
+    assert (reaction["reactant_a"], reaction["reactant_b"], reaction["potential_V"]) == ("LiAlO2", "Li", None)
+    assert reaction["minimum"]["energy_meV_per_atom"] < 0
+    # the LaunchPad lives in the same database
+    assert len(db["fireworks"]) == 4 and len(db["launches"]) == 4
+
+    out_dir = tmp_path / "out"
+    for name in ("windows.md", "windows.csv", "windows.tex", "windows.png", "reactions.md", "reactions.csv",
+                 "reactions.tex", "reaction_LiAlO2_Li.png", "report.json"):
+        assert (out_dir / name).stat().st_size > 0, name
+    rep = json.loads((out_dir / "report.json").read_text())
+    assert rep["windows"][0]["formula"] == "LiAlO2"
+    assert rep["reactions"][0]["minimum"] == reaction["minimum"]
+    assert "| LiAlO2 |" in (out_dir / "windows.md").read_text()
+
+    # a second submission reuses the stored relaxation and replaces, never duplicates, results
+    rc, out, err = sseflow(capsys, "submit", study)
+    assert rc == 0 and out.strip() == "5", err
+    assert "3 Fireworks (1 thermodynamics, 1 reaction, 1 report); 1 calculation(s) reused" in err
+    rc, out, err = sseflow(capsys, "run")
+    assert rc == 0 and "3/3 completed" in err, err
+    db2 = stored(home)
+    assert [len(db2[c]) for c in ("tasks", "windows", "reactions")] == [1, 1, 1]
+    assert db2["windows"][0]["key"] == window["key"]
+
+
+def test_fizzled_firework_error_and_rerun(home, tmp_path, capsys):
+    study = write_study(tmp_path, preset="{fmax: 0.05, optimizer: NoSuchOptimizer}")
+    rc, out, err = sseflow(capsys, "submit", study)
+    wf = out.strip()
+    rc, out, err = sseflow(capsys, "run")
+    assert rc == 1
+    assert "FIZZLED" in err and "InputError: unknown ASE optimizer 'NoSuchOptimizer'" in err
+    rc, out, err = sseflow(capsys, "status", wf, "--json")
+    (w,) = json.loads(out)
+    relax = next(fw for fw in w["fireworks"] if fw["name"].startswith("relax"))
+    assert relax["state"] == "FIZZLED" and relax["error"] == "analysis.errors.InputError: unknown ASE optimizer " \
+                                                             "'NoSuchOptimizer'"
+    rc, out, err = sseflow(capsys, "status", wf)
+    assert "unknown ASE optimizer" in out
+    assert stored(home)["tasks"] == []
+    # `sseflow study` on the unchanged file resumes this workflow (and reports the failure again)
+    rc, out, err = sseflow(capsys, "study", study)
+    assert rc == 1 and f"resuming workflow {wf} of tiny" in err and "FIZZLED" in err
+
+    # the user fixes the Firework (what `lpad update_fws` does) and reruns it
+    from workflows.store import get_launchpad
+
+    get_launchpad().update_spec([relax["fw_id"]], {"_tasks.0.preset.optimizer": "FIRE"})
+    store_client.close_all()
+    rc, out, err = sseflow(capsys, "rerun", "--fizzled")
+    assert rc == 0 and f"fizzled: 1 Firework(s) set to run again: {relax['fw_id']}" in err
+    rc, out, err = sseflow(capsys, "run")
+    assert rc == 0 and "4/4 completed" in err, err
+    assert len(stored(home)["tasks"]) == 1
+    rc, out, err = sseflow(capsys, "rerun", "--fizzled")
+    assert "fizzled: 0 Firework(s)" in err
+
+
+def test_bad_study_is_one_line_exit_2(home, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nelectrolytes: [LiAlO2]\ncompute: {windos: true}\n")
+    rc, out, err = sseflow(capsys, "submit", bad)
+    assert rc == 2 and out == ""
+    assert err.strip() == f"sseflow: error: {bad}:3: unknown key 'windos' in compute (did you mean 'windows'?)"
+    rc, out, err = sseflow(capsys, "rerun")
+    assert rc == 2 and "--fizzled and/or --lost" in err
+    rc, out, err = sseflow(capsys, "status", "99")
+    assert rc == 2 and "no workflow with Firework 99" in err
+
+
+def _frames(traj: Path) -> int:
+    from ase.io.trajectory import Trajectory
+
+    try:
+        return len(Trajectory(str(traj)))
+    except Exception:
+        return 0
+
+
+def test_killed_worker_is_lost_and_resumes_from_last_geometry(home, tmp_path, capsys):
+    """A worker killed mid-relaxation: ``rerun --lost`` finds it, the rerun continues in the same
+    folder from the last frame of its trajectory, and the task is stored once."""
+    struct = _al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
+    study = write_study(tmp_path, preset="{fmax: 0.000001, max_steps: 40}", struct=struct)
+    rc, out, err = sseflow(capsys, "submit", study)
+    wf = out.strip()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    launches = home / "launches"
+    deadline = time.monotonic() + 120
+    traj = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(launches.glob("launcher_*/relax.traj"))
+            if found and _frames(found[0]) >= 3:
+                traj = found[0]
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert traj is not None, proc.stderr.read().decode()[-2000:]
+    states = fw_states(capsys, wf)
+    assert states["relax al_big (emt)"] == "RUNNING"  # on disk: flushed when the relaxation started
+
+    rc, out, err = sseflow(capsys, "rerun", "--lost")
+    assert rc == 0 and "lost: 1 Firework(s) set to run again: 1" in err, err
+    assert fw_states(capsys, wf)["relax al_big (emt)"] == "READY"
+    rc, out, err = sseflow(capsys, "run")
+    assert rc == 0 and "4/4 completed" in err, err
+    db = stored(home)
+    (task,) = db["tasks"]
+    assert task["restarted_from"]["frames"] >= 3
+    assert Path(task["launch_dir"]) == traj.parent  # rerun in the previous launch folder
+    launch_dirs = {l["launch_dir"] for l in db["launches"] if l["fw_id"] == 1}
+    assert launch_dirs == {str(traj.parent)}
+    assert len(db["windows"]) == 1
+
+
+def test_interface_firework(home, tmp_path, capsys):
+    """compute.interfaces: one interface Firework per electrolyte | anode (matching and building
+    here; relaxation and Schottky barriers are the interface module's own tests)."""
+    pytest.importorskip("workflows.interfaces.relax")
+    (tmp_path / "if.yaml").write_text("""name: lif_interface
+electrolytes: [LiF]
+anodes: [Li]
+calculators: {interfaces: emt}
+compute: {windows: false, reactions: false, interfaces: true}
+interface: {electrolyte_miller: [[1, 0, 0]], electrode_miller: [[1, 1, 0]], max_atoms: 40, max_area: 40,
+            electrolyte_thickness: 7, electrode_thickness: 5, max_strain: 0.06, stacking: periodic,
+            fixed_layers: 1, scan: false, relax: false}
+output: out
+""")
+    rc, out, err = sseflow(capsys, "study", "if.yaml")
+    assert rc == 0, err
+    assert "2 Fireworks (1 interface, 1 report)" in err
+    assert "LiF | Li: LiF(100)" in out
+    (doc,) = stored(home)["interfaces"]
+    assert (doc["electrolyte"], doc["anode"], doc["electrolyte_miller"], doc["anode_miller"]) == \
+        ("LiF", "Li", [1, 0, 0], [1, 1, 0])
+    assert doc["strain_percent"] <= 6.0 and doc["area_A2"] <= 40.0
+    assert "LiF(100)" in (tmp_path / "out" / "interfaces.md").read_text()
+
+
+def test_phonons_and_windows_at_temperature(home, tmp_path, capsys):
+    """compute.phonons + temperatures: a phonon Firework per phase, windows stored per temperature."""
+    study = write_study(tmp_path)
+    text = study.read_text().replace("calculators:\n  relax:", "calculators:\n  phonons: emt\n  relax:")
+    text = text.replace("compute: {windows: true, reactions: true}",
+                        "compute: {windows: true, reactions: false, phonons: true, temperatures: [300]}")
+    study.write_text(text)
+    rc, out, err = sseflow(capsys, "study", study)
+    assert rc == 0, err
+    assert "4 Fireworks (1 relax, 1 phonons, 1 thermodynamics, 1 report)" in err
+    assert "LiAlO2 (300 K)" in out
+    db = stored(home)
+    assert len(db["phonons"]) == 1 and db["phonons"][0]["calculator"] == "emt"
+    temps = sorted(w["inputs"]["temperature_K"] is not None for w in db["windows"])
+    assert temps == [False, True]
+    assert (tmp_path / "out" / "windows_temperature.md").is_file()

@@ -1,0 +1,353 @@
+"""Study -> FireWorks ``Workflow``.
+
+:func:`build_workflow` makes, for a validated :class:`workflows.study.Study`:
+
+* one **relax** Firework per phase (+ one **static** Firework when ``calculators.static`` is
+  set), *left out* when the results store already holds a completed task computing the same
+  thing (same calculator and physics parameters, StructureMatcher-equal structure): its task
+  id goes straight into the specs of the Fireworks that need it;
+* one **thermodynamics** Firework per chemical system the study needs (each electrolyte's
+  system with Li for its window; each electrolyte | partner pair's system for its reaction;
+  the screening systems): it builds the entries (computed, from the reference file, or both)
+  and stores the windows of the electrolytes of that system;
+* one **reaction** Firework per electrolyte | partner pair (partners: anodes, and interlayers),
+  one **screening** Firework per electrolyte | anode pair, one **phonon** Firework per phase
+  when asked;
+* one **report** Firework that writes the tables and figures into the study's output folder.
+
+Phases: with ``phases.auto`` every phase of the structure library in each needed chemical
+system (``workflows.structures.library.list_phases``), plus ``phases.include``, the
+electrolytes, anodes and interlayers themselves (when a structure exists for them), minus
+``phases.skip``.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import InputError
+from analysis.formula import parse_formula
+from workflows.study import PhaseSpec, Study, StudyError
+
+__all__ = ["Phase", "Plan", "plan_study", "build_workflow"]
+
+
+@dataclass
+class Phase:
+    label: str
+    formula: str                 # reduced formula
+    elements: frozenset
+    structure: Any               # pymatgen Structure (primitive when phases.primitive)
+    origin: str                  # "library", "file", "study"
+    relax_id: str | None = None  # stored relaxation reused
+    task_id: str | None = None   # stored task whose energy makes the entry (relax, or static)
+
+
+@dataclass
+class Plan:
+    """What the workflow will do (for ``sseflow submit --dry-run`` and the tests)."""
+
+    electrolytes: list[str]
+    partners: list[str]
+    systems: list[str]
+    window_system: dict[str, str]
+    pair_system: dict[tuple, str]
+    screening_system: dict[tuple, str]
+    phases: list[Phase] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"electrolytes": self.electrolytes, "partners": self.partners, "systems": self.systems,
+                "phases": [p.label for p in self.phases],
+                "reused": [p.label for p in self.phases if p.task_id],
+                "notes": self.notes}
+
+
+def _chemsys(elements) -> str:
+    return "-".join(sorted(set(elements)))
+
+
+def _els(formula: str) -> set[str]:
+    return set(parse_formula(formula))
+
+
+# =========================================================================== planning
+
+def plan_study(study: Study, store=None) -> Plan:
+    """Systems, phases and (with a store) which calculations are already stored."""
+    electrolytes = [f for _, f in study.electrolyte_formulas()]
+    interlayers = [f for _, f in study.interlayer_formulas()]
+    c = study.compute
+    partners = list(dict.fromkeys(study.anodes + (interlayers if c.reactions else [])))
+    window_system = {e: _chemsys(_els(e) | {"Li"}) for e in electrolytes} if c.windows else {}
+    pair_system = {}
+    if c.reactions:
+        for e in electrolytes:
+            for b in partners:
+                els = _els(e) | _els(b) | ({"Li"} if c.potentials else set())
+                pair_system[(e, b)] = _chemsys(els)
+    screening_system = {}
+    if c.screening:
+        cand = study.screening_candidates()
+        for e in electrolytes:
+            for a in study.anodes:
+                els = _els(e) | _els(a) | {"Li"}
+                for f in cand:
+                    els |= _els(f)
+                screening_system[(e, a)] = _chemsys(els)
+    systems = sorted(set(window_system.values()) | set(pair_system.values()) | set(screening_system.values()),
+                     key=lambda s: (len(s.split("-")), s))
+    plan = Plan(electrolytes, partners, systems, window_system, pair_system, screening_system)
+    if study.computed or c.phonons:
+        plan.phases = _phases(study, systems, plan.notes)
+        if study.computed:
+            _check_elements(plan, study)
+    if store is not None and study.computed:
+        _mark_stored(study, plan, store)
+    return plan
+
+
+def _library_phases(systems: list[str]) -> list[str]:
+    from workflows.structures.library import list_phases
+
+    names: list[str] = []
+    for s in systems:
+        for n in list_phases(s):
+            if n not in names:
+                names.append(n)
+    return names
+
+
+def _phases(study: Study, systems: list[str], notes: list[str]) -> list[Phase]:
+    from workflows.structures.library import entry_for, get_structure
+
+    prim = study.phases.primitive
+    skip_names = set(study.phases.skip)
+    skip_formulas = set()
+    for s in study.phases.skip:
+        try:
+            skip_formulas.add(_reduced(s))
+        except InputError:  # a library name such as Li3PS4-beta
+            pass
+    all_els = set().union(*(set(s.split("-")) for s in systems)) if systems else set()
+    out: dict[str, Phase] = {}
+
+    def add(label: str, structure, origin: str) -> None:
+        red = structure.composition.reduced_formula
+        if label in skip_names or red in skip_formulas or label in out:
+            return
+        els = frozenset(el.symbol for el in structure.composition.elements)
+        out[label] = Phase(label, red, els, structure, origin)
+
+    if study.phases.auto:
+        for name in _library_phases(systems):
+            add(name, get_structure(name, primitive=prim), "library")
+    # the study's own compositions (with auto: when a structure exists; without: those given as
+    # structure files) and the extra phases
+    own: list[tuple[str, PhaseSpec]] = []
+    for where, specs in (("electrolytes", study.electrolytes), ("anodes", [PhaseSpec.model_validate(a)
+                                                                          for a in study.anodes]),
+                         ("interlayers", study.interlayers)):
+        own += [(where, e) for e in specs if study.phases.auto or e.cif]
+    own += [("phases.include", e) for e in study.phases.include]
+    for where, spec in own:
+        try:
+            s = spec.structure(primitive=prim)
+        except InputError as exc:
+            if where == "phases.include":
+                raise StudyError(f"phases.include: {spec.label()}: {exc}") from None
+            notes.append(f"{spec.label()}: no structure ({exc}); evaluated as its phase assemblage")
+            continue
+        label = spec.label()
+        if spec.library:
+            try:
+                label = spec.name or entry_for(spec.library)["name"]
+            except InputError:
+                pass
+        elif spec.formula and not spec.name:
+            label = entry_for(spec.formula)["name"]
+        els = {el.symbol for el in s.composition.elements}
+        if not els <= all_els:
+            if where == "phases.include":
+                raise StudyError(f"phases.include: {label} ({s.composition.reduced_formula}) lies outside every "
+                                 f"chemical system of the study ({', '.join(systems)})")
+            continue
+        add(label, s, "file" if spec.cif else ("library" if spec.library or spec.formula else "study"))
+    return list(out.values())
+
+
+def _reduced(formula: str) -> str:
+    from analysis.formula import reduced_formula_of
+
+    return reduced_formula_of(formula)
+
+
+def _check_elements(plan: Plan, study: Study) -> None:
+    """Formation energies of computed phases need the same calculator's elemental phases."""
+    have = {next(iter(p.elements)) for p in plan.phases if len(p.elements) == 1}
+    if study.reference.source == "computed":
+        need = set().union(*(set(s.split("-")) for s in plan.systems)) if plan.systems else set()
+    else:  # the file covers the rest
+        need = set().union(*(set(p.elements) for p in plan.phases)) if plan.phases else set()
+    missing = sorted(need - have)
+    if missing:
+        raise StudyError(f"computed reference energies need an elemental phase of {', '.join(missing)}: the "
+                         f"structure library has none; add one under phases.include (a CIF file)")
+
+
+def _mark_stored(study: Study, plan: Plan, store) -> None:
+    from workflows.firetasks import expected_parameters, find_task
+
+    relax = study.calculators.relax
+    static = study.calculators.static
+    rparams = expected_parameters(relax.name, relax.preset_dict(), "relax")
+    sparams = expected_parameters(static.name, static.preset_dict(), "static") if static else None
+    for p in plan.phases:
+        hit = find_task(store, p.structure, relax.name, "relax", rparams)
+        if hit is None:
+            continue
+        p.relax_id = hit["key"]
+        if static is None:
+            p.task_id = hit["key"]
+            continue
+        from pymatgen.core import Structure
+
+        relaxed = Structure.from_dict(hit.get("output_structure") or hit["structure"])
+        shit = find_task(store, relaxed, static.name, "static", sparams)
+        if shit is not None:
+            p.task_id = shit["key"]
+
+
+# =========================================================================== Fireworks
+
+def _spec(study: Study, heavy: bool = False, **extra) -> dict:
+    q = study.queue
+    # FireWorks hands the task its LaunchPad and Firework id (the results go to that database)
+    spec: dict[str, Any] = {"study": study.name, "_add_launchpad_and_fw_id": True}
+    if q.category:
+        spec["_category"] = q.category
+    if q.fworker:
+        spec["_fworker"] = q.fworker
+    if q.priority is not None:
+        spec["_priority"] = q.priority
+    if heavy and q.queueadapter:
+        spec["_queueadapter"] = dict(q.queueadapter)
+    spec.update(extra)
+    return spec
+
+
+def reference_dict(study: Study) -> dict:
+    r = study.reference
+    path = r.path()
+    return {"source": r.source, "file": None if path is None else str(path.resolve()),
+            "energy_column": r.energy_column, "correction_scheme": r.correction_scheme,
+            "exclude": list(r.exclude)}
+
+
+def build_workflow(study: Study, store=None, output: Path | None = None):
+    """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe."""
+    from fireworks import Firework, Workflow
+
+    from workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask,
+                                     ScreeningTask, StaticTask, ThermoTask, pair_label)
+
+    plan = plan_study(study, store)
+    out_dir = Path(output) if output is not None else study.output_dir()
+    ref = reference_dict(study)
+    relax, static = study.calculators.relax, study.calculators.static
+    energy_calc = study.energy_calculator.name
+    fws: list[Firework] = []
+    links: dict[int, list[int]] = {}
+    fid = itertools.count(-100000)  # negative (reassigned on add), ascending in creation order
+
+    def fw(tasks, name, spec, parents=()) -> Firework:
+        f = Firework(tasks, spec=spec, name=name, fw_id=next(fid))
+        fws.append(f)
+        for p in parents:
+            links.setdefault(p.fw_id, []).append(f.fw_id)
+        return f
+
+    # ---- calculations
+    energy_fw: dict[str, Firework] = {}
+    stored_ids: dict[str, str] = {}
+    if study.computed:
+        rpreset, spreset = relax.preset_dict(), (static.preset_dict() if static else None)
+        for p in plan.phases:
+            if p.task_id:
+                stored_ids[p.label] = p.task_id
+                continue
+            rfw = None
+            if not p.relax_id:
+                rfw = fw([RelaxTask(structure=p.structure.as_dict(), label=p.label, calculator=relax.name,
+                                    preset=rpreset, pass_as="relax_ids" if static else "task_ids")],
+                         f"relax {p.label} ({relax.name})", _spec(study, heavy=True, label=p.label))
+            if static:
+                sp = _spec(study, heavy=True, label=p.label)
+                task = StaticTask(label=p.label, calculator=static.name, preset=spreset,
+                                  **({"relax_id": p.relax_id} if p.relax_id else {}))
+                energy_fw[p.label] = fw([task], f"static {p.label} ({static.name})", sp,
+                                        parents=[rfw] if rfw else [])
+            else:
+                energy_fw[p.label] = rfw
+    phonon_fw: dict[str, Firework] = {}
+    if study.compute.phonons:
+        ph = study.calculators.phonons
+        for p in plan.phases:
+            phonon_fw[p.label] = fw([PhononTask(structure=p.structure.as_dict(), label=p.label, calculator=ph.name,
+                                                preset=ph.preset_dict(), temperatures=list(study.compute.temperatures))],
+                                    f"phonons {p.label} ({ph.name})", _spec(study, heavy=True, label=p.label))
+
+    # ---- thermodynamics per chemical system
+    thermo: dict[str, Firework] = {}
+    for cs in plan.systems:
+        els = set(cs.split("-"))
+        members = [p for p in plan.phases if p.elements <= els] if study.computed else []
+        windows = [e for e, s in plan.window_system.items() if s == cs]
+        parents = [energy_fw[p.label] for p in members if p.label in energy_fw]
+        temps = list(study.compute.temperatures) if windows else []
+        if temps:
+            parents += [phonon_fw[p.label] for p in plan.phases if p.label in phonon_fw and p.elements <= els]
+        task = ThermoTask(chemsys=cs, reference=ref, calculator=energy_calc, windows=windows, temperatures=temps,
+                          study=study.name, task_ids={p.label: stored_ids[p.label] for p in members
+                                                      if p.label in stored_ids})
+        thermo[cs] = fw([task], f"thermodynamics {cs}", _spec(study, chemsys=cs), parents=parents)
+
+    # ---- reactions and screening
+    leaves = list(thermo.values())
+    for (e, b), cs in plan.pair_system.items():
+        leaves.append(fw([ReactionTask(electrolyte=e, partner=b, chemsys=cs, reference=ref,
+                                       potentials=list(study.compute.potentials), study=study.name)],
+                         f"reaction {e} | {b}", _spec(study), parents=[thermo[cs]]))
+    for (e, a), cs in plan.screening_system.items():
+        leaves.append(fw([ScreeningTask(electrolyte=e, anode=a, candidates=study.screening_candidates(), chemsys=cs,
+                                        reference=ref, study=study.name)],
+                         f"screening {e} | {a}", _spec(study), parents=[thermo[cs]]))
+
+    # ---- interface cells (and Schottky barriers) of each electrolyte | anode pair
+    if study.compute.interfaces:
+        ic, ec = study.calculators.interfaces, study.calculators.electronic
+        electronic = {"name": ec.name, "preset": ec.preset_dict()} if study.compute.schottky else None
+        settings = study.interface.model_dump()
+        for spec_e, (_, e) in zip(study.electrolytes, study.electrolyte_formulas()):
+            source = str(spec_e.path()) if spec_e.cif else (spec_e.library or spec_e.formula)
+            for a in study.anodes:
+                leaves.append(fw([InterfaceTask(electrolyte=source, electrode=a, settings=settings, calculator=ic.name,
+                                                preset=ic.preset_dict(), electronic=electronic, study=study.name,
+                                                label=pair_label(e, a))],
+                                 f"interface {e} | {a}", _spec(study, heavy=True)))
+
+    # ---- report
+    summary = {**study.summary(), "electrolytes": plan.electrolytes, "partners": plan.partners,
+               "systems": plan.systems, "phases": [p.label for p in plan.phases],
+               "reused_tasks": sorted(stored_ids), "notes": plan.notes}
+    fw([ReportTask(output=str(out_dir), study=summary, reference=ref)], f"report {study.name}",
+       _spec(study), parents=leaves)
+
+    meta = {"study": study.name, "study_file": None if study.source is None else str(study.source),
+            "study_hash": study.content_hash,
+            "output": str(out_dir), "reference": study.reference.source, "calculator": energy_calc}
+    wf = Workflow(fws, links_dict=links,
+                  name=study.name, metadata=meta)
+    return wf, plan

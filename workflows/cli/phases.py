@@ -1,0 +1,74 @@
+"""``sseflow phases CHEMSYS``: what the structure library and the results store hold for a system."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import click
+
+
+@click.command("phases")
+@click.argument("chemsys")
+@click.option("--store/--no-store", "use_store", default=True, show_default=True,
+              help="Also list finished tasks of the results store in this system.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def phases(chemsys, use_store, as_json):
+    """Library phases and stored calculations whose elements lie in CHEMSYS (e.g. Li-P-S)."""
+    from workflows.structures.library import entry_for, list_phases, parse_chemsys
+
+    els = parse_chemsys(chemsys)
+    rows = []
+    for name in list_phases(els):
+        r = entry_for(name)
+        rows.append({"name": name, "formula": r["formula"], "spacegroup": r["spacegroup_symbol"],
+                     "spacegroup_number": r["spacegroup"], "nsites": r["nsites"], "default": r.get("default", False),
+                     "model": r.get("model"), "source": r.get("source")})
+    tasks, store_note = [], None
+    if use_store:
+        tasks, store_note = _stored_tasks(els)
+    if as_json:
+        click.echo(json.dumps({"chemsys": "-".join(els), "library": rows, "tasks": tasks,
+                               **({"store_note": store_note} if store_note else {})}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = Table(title=f"Library phases in {'-'.join(els)} ({len(rows)})")
+    for col in ("name", "formula", "space group", "sites", "model"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"] + (" *" if r["default"] else ""), r["formula"], f"{r['spacegroup']} ({r['spacegroup_number']})",
+                  str(r["nsites"]), r["model"] or "")
+    con.print(t)
+    con.print("* default polymorph for its formula (sseflow relax FORMULA uses it)")
+    if use_store:
+        if store_note:
+            con.print(f"store: {store_note}")
+        elif not tasks:
+            con.print("store: no finished tasks in this system")
+        else:
+            s = Table(title=f"Stored tasks in {'-'.join(els)} ({len(tasks)})")
+            for col in ("formula", "calculator", "type", "energy/atom (eV)", "status", "task id"):
+                s.add_column(col)
+            for d in tasks:
+                e = d.get("energy_per_atom")
+                s.add_row(str(d.get("formula")), str(d.get("calculator")), str(d.get("task_type")),
+                          "n/a" if e is None else f"{e:.4f}", str(d.get("status")), str(d.get("key"))[:12])
+            con.print(s)
+
+
+def _stored_tasks(els: list[str]) -> tuple[list[dict], str | None]:
+    """Tasks whose chemical system is a subsystem of ``els``; (rows, note when the store is unavailable)."""
+    try:
+        from workflows.store.hooks import open_store
+    except ImportError:
+        return [], "results store not available"
+    systems = ["-".join(c) for r in range(1, len(els) + 1) for c in itertools.combinations(els, r)]
+    try:
+        with open_store() as st:
+            docs = st.find("tasks", {"chemsys": {"$in": systems}})
+    except Exception as exc:  # an unreachable or locked store must not hide the library listing
+        return [], f"not read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    keep = ("key", "formula", "chemsys", "calculator", "task_type", "energy_per_atom", "status", "correction_scheme")
+    return [{k: d.get(k) for k in keep} for d in docs], None

@@ -1,0 +1,168 @@
+"""``sseflow relax CIF|FORMULA --calculator chgnet [--fmax] [--steps] [--json] [--store]``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command("relax")
+@click.argument("structure")
+@click.option("--calculator", "-c", default="chgnet", show_default=True,
+              help="Backend: chgnet, sevennet, vasp, qe, gpaw, emt.")
+@click.option("--fmax", type=float, default=None, help="Force tolerance in eV/Å (default: the preset's).")
+@click.option("--steps", type=int, default=None, help="Maximum optimizer steps (default: the preset's).")
+@click.option("--fixed-cell", is_flag=True, help="Relax positions only, keep the cell.")
+@click.option("--static", "static_only", is_flag=True, help="Single point, no relaxation.")
+@click.option("--primitive/--as-given", default=True, show_default=True,
+              help="Use the primitive cell of the input.")
+@click.option("--directory", "-d", default=None, type=click.Path(file_okay=False),
+              help="Run folder for file-based codes (QE, VASP, GPAW output).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a preset value, e.g. --set ecut=500 (YAML value syntax).")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Write the relaxed structure here (CIF, POSCAR ... by extension).")
+@click.option("--json", "as_json", is_flag=True, help="Print the task document as JSON.")
+@click.option("--store", is_flag=True, help="Save the task in the results store (reuses an identical finished task).")
+def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive, directory, overrides, output,
+          as_json, store):
+    """Relax STRUCTURE (a CIF/POSCAR file, a library name or a formula) with a calculator backend."""
+    from analysis.errors import InputError
+    from workflows.calculators import get_calculator
+    from workflows.structures.library import get_structure
+
+    over = _parse_overrides(overrides)
+    s = get_structure(structure, primitive=primitive)
+    backend = get_calculator(calculator, **over)
+    existing = None
+    if store:
+        existing = _find_stored(s, backend, fmax, steps, fixed_cell, static_only)
+    if existing is not None:
+        doc = existing
+        reused = True
+    else:
+        if static_only:
+            result = backend.static(s, directory=directory)
+        else:
+            result = backend.relax(s, fmax=fmax, steps=steps, relax_cell=not fixed_cell, directory=directory)
+        doc = result.task_document()
+        doc["task"] = result.task
+        if result.error:
+            doc["error"] = result.error
+        reused = False
+        if output:
+            try:
+                result.structure.to(filename=output)
+            except Exception as exc:
+                raise InputError(f"cannot write {output}: {str(exc).splitlines()[0]}") from None
+        if store:
+            doc["task_id"] = _store(result, s)
+    if as_json:
+        click.echo(json.dumps(doc, indent=1, default=str))
+    else:
+        _print(doc, reused)
+    if doc.get("status") == "failed":
+        sys.exit(1)
+
+
+def _parse_overrides(items) -> dict:
+    import yaml
+
+    from analysis.errors import InputError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--set expects KEY=VALUE, got '{item}'")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            raise InputError(f"--set {k}: cannot read value '{v}'") from None
+    return out
+
+
+def _run_parameters(backend, fmax, steps, fixed_cell, static_only) -> dict:
+    params = dict(backend.parameters)
+    if not static_only:
+        params["fmax"] = float(params.get("fmax", 0.05) if fmax is None else fmax)
+        params["relax_cell"] = not fixed_cell
+    return params
+
+
+def _find_stored(structure, backend, fmax, steps, fixed_cell, static_only):
+    from workflows.dedupe import find_existing
+    from workflows.store.hooks import open_store
+
+    task_type = "static" if static_only else "relax"
+    with open_store() as st:
+        cands = st.find("tasks", {"formula": structure.composition.reduced_formula, "calculator": backend.name,
+                                  "task_type": task_type, "status": "completed"})
+    hit = find_existing(structure, backend.name, _run_parameters(backend, fmax, steps, fixed_cell, static_only), cands)
+    if hit is None:
+        return None
+    return _doc_from_store(hit)
+
+
+def _doc_from_store(d: dict) -> dict:
+    """A stored TaskDocument in the shape of CalcResult.task_document()."""
+    from pymatgen.core import Structure
+
+    s = Structure.from_dict(d.get("output_structure") or d["structure"])
+    stress = d.get("stress_GPa")
+    voigt = None
+    if stress:
+        voigt = [stress[0][0] / 160.21766208, stress[1][1] / 160.21766208, stress[2][2] / 160.21766208,
+                 stress[1][2] / 160.21766208, stress[0][2] / 160.21766208, stress[0][1] / 160.21766208]
+    return {
+        "formula": s.composition.formula.replace(" ", ""), "reduced_formula": s.composition.reduced_formula,
+        "chemsys": d.get("chemsys"), "structure": s.as_dict(), "calculator": d.get("calculator"),
+        "parameters": d.get("parameters"), "energy": d.get("energy"), "energy_per_atom": d.get("energy_per_atom"),
+        "max_force": d.get("max_force_eV_A"), "stress": voigt, "n_steps": d.get("n_steps"),
+        "converged": d.get("converged"), "wall_time_s": (d.get("timings") or {}).get("total"),
+        "status": d.get("status"), "files": list((d.get("files") or {}).values()),
+        "fingerprint": d.get("structure_match_fingerprint"), "correction_scheme": d.get("correction_scheme"),
+        "task_id": d.get("key"), "task": d.get("task_type"),
+    }
+
+
+def _store(result, input_structure) -> str:
+    from workflows.store.hooks import open_store
+
+    doc = result.to_store_document(input_structure)
+    with open_store() as st:
+        return st.put(doc)
+
+
+def _print(doc: dict, reused: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pymatgen.core import Structure
+
+    con = Console()
+    s = Structure.from_dict(doc["structure"])
+    t = Table(title=f"{doc['reduced_formula']} with {doc['calculator']}" + (" (reused from the store)" if reused else ""),
+              show_header=False)
+    t.add_column("quantity")
+    t.add_column("value")
+    a, b, c = s.lattice.abc
+    al, be, ga = s.lattice.angles
+
+    def num(x, fmt):
+        return "n/a" if x is None else format(x, fmt)
+
+    t.add_row("status", str(doc.get("status")) + ("" if doc.get("converged") else " (not converged)"))
+    t.add_row("energy", f"{num(doc.get('energy'), '.6f')} eV  ({num(doc.get('energy_per_atom'), '.6f')} eV/atom)")
+    t.add_row("max force", f"{num(doc.get('max_force'), '.4f')} eV/Å")
+    t.add_row("cell", f"a={a:.4f} b={b:.4f} c={c:.4f} Å  α={al:.2f} β={be:.2f} γ={ga:.2f}°  V={s.volume:.3f} Å³")
+    t.add_row("atoms", f"{len(s)} ({doc['formula']})")
+    t.add_row("steps", str(doc.get("n_steps")))
+    t.add_row("wall time", f"{num(doc.get('wall_time_s'), '.2f')} s")
+    t.add_row("correction scheme", str(doc.get("correction_scheme")))
+    if doc.get("task_id"):
+        t.add_row("task id", str(doc["task_id"]))
+    if doc.get("error"):
+        t.add_row("error", doc["error"])
+    con.print(t)

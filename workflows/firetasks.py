@@ -1,0 +1,951 @@
+"""FireWorks Firetasks of sseflow studies, and the functions they call.
+
+Every Firetask is a few lines: it reads its parameters and the FireWorker's ``env``, calls one
+function of this module (which calls the library: calculators, ``analysis``, the store) and
+returns an ``FWAction`` whose ``mod_spec`` passes *ids* of stored documents to the children
+(``task_ids->LABEL``, ``reference_sets->CHEMSYS``, ``window_ids->FORMULA``, ``reaction_ids->PAIR``),
+never the data itself: structures, entries and results live in the results store, which is the
+LaunchPad's own database.
+
+Per-worker settings come from the FireWorker's ``env`` (``my_fworker.yaml``), as atomate's
+``env_chk`` does: a preset value written ``">>key<<"`` is replaced by ``env[key]`` of the worker
+that runs the Firework (and dropped, so the backend default applies, when that worker has no
+such key). Keys sseflow itself reads: ``scratch_dir`` (where file-based codes run; default: the
+launch folder), ``torch_threads``, ``sseflow_flush_interval`` (see below); backends read their
+run commands (``vasp_cmd``, ``qe_cmd`` ...) the same way.
+
+Store: inside a Rocket the store is the one of the Rocket's LaunchPad (:func:`task_store`), so a
+study run by ``sseflow run``, by FireWorks' own ``rlaunch`` or in a queued job always writes its
+results next to its Fireworks. Each Firework ends with a flush of the embedded store
+(:func:`end_of_firework`); under ``sseflow run`` the runner does that flush itself after the
+Rocket has recorded the Firework's state.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import weakref
+from pathlib import Path
+from typing import Any, Iterable
+
+from fireworks import FiretaskBase, FWAction, explicit_serialize
+
+from analysis.errors import InputError
+
+__all__ = [
+    "RelaxTask", "StaticTask", "ThermoTask", "ReactionTask", "ScreeningTask", "InterfaceTask", "PhononTask",
+    "ReportTask", "interface_pair",
+    "env_chk", "task_store", "end_of_firework", "relax_phase", "static_phase", "thermo_for_system",
+    "react_pair", "screen_pair", "phonons_of_phase", "write_report", "reference_for", "expected_parameters",
+    "pair_label",
+]
+
+GPA_PER_EV_A3 = 160.21766208
+TRAJECTORY = "relax.traj"
+
+# set by the sseflow runner (workflows.cli.flow) while it drives Rockets: it flushes after each one
+RUNNER_FLUSHES = False
+
+
+# =========================================================================== worker settings
+
+def env_chk(value: Any, fw_spec: dict, strict: bool = True, default: Any = None) -> Any:
+    """atomate's env_chk: ``">>key<<"`` -> ``fw_spec["_fw_env"][key]``; anything else unchanged.
+
+    Without such a key in the FireWorker's env: ``default`` when given, else KeyError when
+    ``strict``, else None.
+    """
+    if isinstance(value, str) and value.startswith(">>") and value.endswith("<<"):
+        key = value[2:-2]
+        env = fw_spec.get("_fw_env") or {}
+        if key in env:
+            return env[key]
+        if default is not None or not strict:
+            return default
+        raise InputError(f"'{value}' is not set in this FireWorker's env (my_fworker.yaml, env: {{{key}: ...}})")
+    return value
+
+
+def resolve_preset(preset: dict | None, fw_spec: dict, calculator: str | None = None) -> dict:
+    """A preset with its ``>>key<<`` values taken from the worker's env (dropped when it has none);
+    the worker's ``torch_threads`` goes to the machine-learned potentials."""
+    def resolve(d: dict) -> dict:
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out[k] = resolve(v)
+                continue
+            r = env_chk(v, fw_spec, strict=False)
+            if r is not None or v is None:
+                out[k] = r
+        return out
+
+    out = resolve(preset or {})
+    env = fw_spec.get("_fw_env") or {}
+    if env.get("torch_threads") and "torch_threads" not in out and calculator in ("chgnet", "sevennet"):
+        out["torch_threads"] = int(env["torch_threads"])
+    return out
+
+
+def work_dir(fw_spec: dict, label: str) -> Path:
+    """Where a calculation writes its files: ``<scratch_dir>/<label>-<pid>`` or the launch folder."""
+    scratch = env_chk(">>scratch_dir<<", fw_spec, strict=False)
+    if scratch:
+        d = Path(os.path.expandvars(os.path.expanduser(str(scratch)))) / f"{label}-{os.getpid()}"
+    else:
+        d = Path.cwd()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+# =========================================================================== the store of the Rocket
+
+def _rocket_launchpad():
+    """The LaunchPad of the Rocket running the current Firetask (None outside a Rocket)."""
+    from fireworks.core.rocket import Rocket
+
+    f = sys._getframe(1)
+    while f is not None:
+        obj = f.f_locals.get("self")
+        if isinstance(obj, Rocket):
+            return obj.launchpad
+        f = f.f_back
+    return None
+
+
+def _adopt_embedded(lp):
+    """Make the LaunchPad's in-memory mongomock store the process's embedded results store.
+
+    FireWorks' ``rlaunch``/``qlaunch`` open the store file with their own mongomock client; a
+    second client would hold a second copy of the database and one of them would be lost. The
+    LaunchPad's copy becomes the store handle (with the lock and atomic flushes of
+    :mod:`workflows.store.client`).
+    """
+    from workflows.store import client as C
+    from workflows.store.config import StoreConfig, StoreError, StoreLockedError
+
+    server_store = lp.connection._store
+    path = Path(server_store._filename)
+    cfg = StoreConfig(backend="embedded", path=path, database=lp.name, source="the Rocket's LaunchPad")
+    with C._LOCK:
+        h = C._HANDLES.get(cfg.identity)
+        if h is not None and not h.closed and h.pid == os.getpid():
+            if h.server_store is server_store:
+                return h
+            raise StoreError(f"{path} is open twice in this process (sseflow's client and a FireWorks "
+                             f"LaunchPad): use workflows.store.get_launchpad()")
+        fd = C._try_lock(cfg.lock_path)
+        if fd is None:
+            raise StoreLockedError(f"embedded store {path} is in use by PID {C.lock_holder(cfg.lock_path)} "
+                                   f"(lock file {cfg.lock_path})")
+        C._patch_persistence()
+        # FireWorks made this store before sseflow patched mongomock-persistence: its at-exit
+        # writer is the plain one; use the atomic, guarded writer instead
+        old = getattr(server_store, "_finalizer", None)
+        if old is not None:
+            old.detach()
+        server_store._finalizer = weakref.finalize(server_store, C._guarded_to_file, server_store)
+        h = C.StoreHandle(config=cfg, client=lp.connection, server_store=server_store, lock_fd=fd)
+        h.launchpad = lp
+        real = os.path.realpath(path)
+        C._HANDLES[cfg.identity] = h
+        C._OWNED_FILES[real] = h
+        C._EVER_OWNED.add(real)
+        return h
+
+
+def _handle_for_launchpad(lp):
+    from workflows.store import client as C
+    from workflows.store.config import StoreConfig
+
+    for h in list(C._HANDLES.values()):
+        if h.closed or h.pid != os.getpid():
+            continue
+        if h.launchpad is lp or (h.embedded and getattr(lp.connection, "_store", None) is h.server_store):
+            return h
+    if type(lp.connection).__module__.startswith("mongomock"):
+        return _adopt_embedded(lp)
+    if getattr(lp, "uri_mode", False):
+        uri = lp.host
+    else:
+        from urllib.parse import quote_plus
+
+        cred = ""
+        if lp.username:
+            cred = quote_plus(str(lp.username)) + (f":{quote_plus(str(lp.password))}" if lp.password else "") + "@"
+        uri = f"mongodb://{cred}{lp.host}:{lp.port}/{lp.name}"
+        if lp.username:
+            uri += f"?authSource={quote_plus(str(lp.authsource or lp.name))}"
+    kwargs = {k: v for k, v in (lp.mongoclient_kwargs or {}).items() if k not in ("_store",)}
+    return C.connect(StoreConfig(backend="mongodb", uri=uri, database=lp.name, mongoclient_kwargs=kwargs,
+                                 source="the Rocket's LaunchPad"))
+
+
+def task_store(fw_spec: dict | None = None, launchpad=None):
+    """The :class:`ResultsStore` for a Firetask: the database of the Rocket's LaunchPad.
+
+    ``launchpad``: the one FireWorks gives the task (spec ``_add_launchpad_and_fw_id``), else the
+    Rocket's found on the call stack. Outside a Rocket (a Firetask called directly), the
+    configured store (``fw_env['sseflow_db']``, else SSEFLOW_DB, config files, embedded).
+    """
+    from workflows.store.client import connect
+    from workflows.store.results import ResultsStore
+
+    lp = launchpad or _rocket_launchpad()
+    if lp is not None:
+        return ResultsStore(_handle_for_launchpad(lp))
+    cfg = (fw_spec or {}).get("_fw_env", {}).get("sseflow_db") if fw_spec else None
+    return ResultsStore(connect(cfg))
+
+
+def end_of_firework(store=None) -> None:
+    """Flush the embedded store at the end of a Firework (the runner does it when it drives)."""
+    if RUNNER_FLUSHES:
+        return
+    if store is not None:
+        store.flush()
+    else:
+        from workflows.store import flush_all
+
+        flush_all()
+
+
+# =========================================================================== calculations
+
+def expected_parameters(calculator: str, preset: dict | None, task_type: str = "relax", relax_cell: bool = True) -> dict:
+    """The physics parameters a task of this calculator and preset records (dedupe key)."""
+    from workflows.calculators.base import deep_merge, load_preset
+    from workflows.calculators.registry import backend_class
+    from workflows.dedupe import physics_parameters
+
+    cls = backend_class(calculator)
+    params = deep_merge(load_preset(cls.name, getattr(cls, "defaults", {})), preset or {})
+    if task_type == "relax":
+        params = deep_merge(params, {"fmax": float(params.get("fmax", 0.05)), "relax_cell": bool(relax_cell)})
+    return physics_parameters(params)
+
+
+def find_task(store, structure, calculator: str, task_type: str, parameters: dict) -> dict | None:
+    """A completed stored task computing the same thing (StructureMatcher + physics parameters)."""
+    from workflows.dedupe import find_existing
+
+    cands = store.find("tasks", {"formula": structure.composition.reduced_formula, "calculator": calculator,
+                                 "task_type": task_type, "status": "completed"})
+    return find_existing(structure, calculator, parameters, cands) if cands else None
+
+
+def _checkpoint(path: Path):
+    """The last complete frame of a trajectory left by a killed relaxation, or None."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None, 0
+    try:
+        from ase.io.trajectory import Trajectory
+
+        traj = Trajectory(str(path))
+        n = len(traj)
+    except Exception:
+        return None, 0
+    for i in range(n - 1, -1, -1):
+        try:
+            atoms = traj[i]
+            atoms.calc = None
+            return atoms, n
+        except Exception:
+            continue
+    return None, 0
+
+
+def _task_document(result, input_structure, label: str, fw_spec: dict, extra: dict | None = None):
+    from workflows.dedupe import physics_parameters
+    from workflows.store.documents import TaskDocument
+
+    import numpy as np
+
+    stress = None
+    s = np.asarray(result.stress, dtype=float)
+    if s.size == 6 and np.isfinite(s).all():
+        stress = (s * GPA_PER_EV_A3).tolist()
+    forces = np.asarray(result.forces, dtype=float)
+    energy = result.energy if result.energy is not None and math.isfinite(result.energy) else None
+    return TaskDocument.from_result(
+        input_structure, result.calculator, physics_parameters(result.parameters), energy=energy,
+        forces=forces if np.isfinite(forces).all() else None, stress=stress, task_type=result.task,
+        output_structure=result.structure, status=result.status, error=result.error,
+        fw_id=fw_spec.get("_sseflow_fw_id"), launch_dir=os.getcwd(), timings={"total": round(float(result.wall_time_s), 3)},
+        files={Path(f).name: str(f) for f in result.files},
+        label=label, correction_scheme=result.correction_scheme, n_steps=int(result.n_steps),
+        converged=bool(result.converged), **(extra or {}))
+
+
+def _structure(obj):
+    """A pymatgen Structure from a spec value (FireWorks decodes monty dicts itself)."""
+    from pymatgen.core import Structure
+
+    return obj if isinstance(obj, Structure) else Structure.from_dict(obj)
+
+
+def relax_phase(structure: dict, label: str, calculator: str, preset: dict | None, fw_spec: dict,
+                relax_cell: bool = True, store=None) -> tuple[str, bool]:
+    """Relax one phase (or reuse a stored identical relaxation); returns (task key, reused).
+
+    A relaxation that was killed leaves ``relax.traj`` in its launch folder; a rerun in that
+    folder (``sseflow rerun --lost`` reruns in the previous folder) continues from its last
+    frame. The task document is keyed by the *input* structure, so a rerun replaces the
+    document instead of adding one. A calculation that fails is stored as failed and raises
+    (the Firework FIZZLES with that error).
+    """
+    from workflows.calculators import get_calculator
+
+    store = store or task_store(fw_spec)
+    s = _structure(structure)
+    hit = find_task(store, s, calculator, "relax", expected_parameters(calculator, preset, "relax", relax_cell))
+    if hit is not None:
+        return hit["key"], True
+    store.flush()  # the RUNNING state and launch folder are on disk: a killed worker is found as lost
+    backend = get_calculator(calculator, preset=resolve_preset(preset, fw_spec, calculator))
+    traj = Path.cwd() / TRAJECTORY
+    start, frames = _checkpoint(traj)
+    extra = {}
+    if start is not None:
+        extra["restarted_from"] = {"trajectory": str(traj), "frames": frames}
+    result = backend.relax(start if start is not None else s, relax_cell=relax_cell,
+                           directory=work_dir(fw_spec, label), trajectory=traj)
+    doc = _task_document(result, s, label, fw_spec, extra)
+    key = store.put(doc)
+    if result.status != "completed":
+        store.flush()
+        raise RuntimeError(f"{label}: {calculator} relaxation failed: {result.error}")
+    return key, False
+
+
+def static_phase(relax_key: str, label: str, calculator: str, preset: dict | None, fw_spec: dict,
+                 store=None) -> tuple[str, bool]:
+    """Single point on a stored relaxed structure (or reuse a stored one); returns (task key, reused)."""
+    from pymatgen.core import Structure
+
+    from workflows.calculators import get_calculator
+
+    store = store or task_store(fw_spec)
+    relaxed = store.get("task", relax_key)
+    if relaxed is None:
+        raise InputError(f"{label}: relaxation {relax_key} is not in the store")
+    s = Structure.from_dict(relaxed.get("output_structure") or relaxed["structure"])
+    hit = find_task(store, s, calculator, "static", expected_parameters(calculator, preset, "static"))
+    if hit is not None:
+        return hit["key"], True
+    store.flush()
+    backend = get_calculator(calculator, preset=resolve_preset(preset, fw_spec, calculator))
+    result = backend.static(s, directory=work_dir(fw_spec, label))
+    doc = _task_document(result, s, label, fw_spec, {"relax_task_id": relax_key})
+    key = store.put(doc)
+    if result.status != "completed":
+        store.flush()
+        raise RuntimeError(f"{label}: {calculator} static calculation failed: {result.error}")
+    return key, False
+
+
+# =========================================================================== reference sets
+
+def _entries_from_docs(docs: Iterable[dict]):
+    from analysis.entries import Entry
+
+    out = []
+    for d in docs:
+        src = d.get("source") or {}
+        out.append(Entry(d["formula"], dict(d["composition"]), float(d["energy_per_atom"]),
+                         str(src.get("task_id") or src.get("entry_id") or d["key"]), d.get("correction_scheme")))
+    return out
+
+
+def _file_reference(ref: dict):
+    from analysis.reference import load_reference
+
+    return load_reference(ref["file"], energy_column=ref.get("energy_column"))
+
+
+def reference_for(ref: dict, info: dict, store):
+    """The reference set a thermodynamics Firework built (``info``: its ``reference_sets`` entry)."""
+    from analysis.reference import ReferenceSet
+
+    if info["source"] == "file":
+        rs = _file_reference(ref)
+    else:
+        docs = [store.get("entry", k) for k in info["entry_ids"]]
+        missing = [k for k, d in zip(info["entry_ids"], docs) if d is None]
+        if missing:
+            raise InputError(f"entries {', '.join(missing[:3])} are not in the store (rerun the thermodynamics "
+                             f"Firework of {info['chemsys']})")
+        entries = _entries_from_docs(docs)
+        if info["source"] == "both":
+            entries = _merge_file_entries(entries, ref, info["chemsys"])
+        rs = ReferenceSet.from_entries(entries, source=f"{info['source']}:{info['chemsys']}")
+    if rs.content_hash != info["hash"]:
+        raise InputError(f"the reference set of {info['chemsys']} changed since it was built "
+                         f"({rs.content_hash[:12]} != {info['hash'][:12]}): rerun its thermodynamics Firework")
+    return rs
+
+
+def _merge_file_entries(computed, ref: dict, chemsys: str):
+    from workflows.computed_entries import merge_entries
+
+    file_rs = _file_reference(ref)
+    theirs = file_rs.entries_in(chemsys.split("-"))
+    return merge_entries(theirs, computed, scheme_of_unlabelled=ref.get("correction_scheme"))
+
+
+def _reference_label(ref: dict, calculator: str) -> str:
+    if ref["source"] == "file":
+        return str(ref["file"])
+    if ref["source"] == "both":
+        return f"computed:{calculator}+{ref['file']}"
+    return f"computed:{calculator}"
+
+
+def build_reference(chemsys: str, ref: dict, calculator: str, task_ids: dict, store) -> tuple[Any, dict]:
+    """(reference set, info) of one chemical system; computed entries are stored as EntryDocuments."""
+    from analysis.reference import ReferenceSet
+    from workflows.computed_entries import entries_from_results
+    from workflows.store.documents import EntryDocument
+
+    els = set(chemsys.split("-"))
+    info: dict[str, Any] = {"chemsys": chemsys, "source": ref["source"], "reference": _reference_label(ref, calculator)}
+    if ref["source"] == "file":
+        rs = _file_reference(ref)
+        info.update(hash=rs.content_hash, entry_ids=[], task_ids=[])
+        return rs, info
+    rows = []
+    for label, key in sorted(task_ids.items()):
+        d = store.get("task", key)
+        if d is None:
+            raise InputError(f"task {key} of {label} is not in the store")
+        if not set(d.get("elements") or []) <= els:
+            continue
+        rows.append({**d, "task_id": key})
+    entries = entries_from_results(rows, calculator)
+    keys = []
+    for e in entries:
+        keys.append(store.put(EntryDocument.from_entry(e, task_id=e.entry_id)))
+    info["entry_ids"] = keys
+    info["task_ids"] = [r["task_id"] for r in rows]
+    rebuilt = _entries_from_docs(store.get("entry", k) for k in keys)  # exactly what the children rebuild
+    if ref["source"] == "both":
+        rebuilt = _merge_file_entries(rebuilt, ref, chemsys)
+    rs = ReferenceSet.from_entries(rebuilt, source=f"{ref['source']}:{chemsys}")
+    info["hash"] = rs.content_hash
+    return rs, info
+
+
+def thermo_for_system(chemsys: str, ref: dict, calculator: str, task_ids: dict, windows: list[str],
+                      fw_spec: dict, temperatures: list[float] | None = None, study: str | None = None,
+                      store=None) -> tuple[dict, dict]:
+    """Entries of one chemical system and the windows of the electrolytes assigned to it.
+
+    Returns (reference info for the children, {formula: window document key}).
+    """
+    from analysis.window import WindowCalculator
+    from workflows.store.documents import Inputs, WindowDocument
+
+    store = store or task_store(fw_spec)
+    rs, info = build_reference(chemsys, ref, calculator, task_ids, store)
+    exclude = list(ref.get("exclude") or [])
+    window_ids: dict[str, str] = {}
+    if windows:
+        calc = WindowCalculator(rs, exclude)
+        base = {"reference": info["reference"], "reference_hash": info["hash"], "exclude": exclude,
+                "task_ids": info["task_ids"], "entry_ids": info["entry_ids"], "study": study,
+                "reference_source": info["source"]}
+        for f in windows:
+            doc = WindowDocument.from_payload(calc.window(f).to_dict(), Inputs.from_any(base))
+            window_ids[f] = store.put(doc)
+        if temperatures:
+            window_ids.update(_windows_at_temperatures(windows, rs, temperatures, chemsys, calculator, base, store))
+    return info, window_ids
+
+
+def _windows_at_temperatures(formulas, rs, temperatures, chemsys, calculator, base, store) -> dict[str, str]:
+    from workflows.store.documents import Inputs, WindowDocument
+    from workflows.temperature import load_phonon_docs, windows_at_temperatures
+
+    docs = load_phonon_docs(chemsys, config=store.config, calculator=calculator)
+    rows = windows_at_temperatures(formulas, rs, list(temperatures), docs, exclude=base["exclude"], profile=True)
+    out = {}
+    for r in rows:
+        t = r.pop("temperature_K")
+        inputs = Inputs.from_any({**base, "temperature": t, "phonon_ids": [d.get("key") for d in docs]
+                                  if docs and isinstance(docs[0], dict) else []})
+        out[f"{r['formula']}@{t:g}K".replace(".", "p")] = store.put(WindowDocument.from_payload(r, inputs))
+    return out
+
+
+# =========================================================================== reactions, screening
+
+def pair_label(a: str, b: str, potential: float | None = None) -> str:
+    """Key of a reaction in specs: no '.', which MongoDB field names cannot hold."""
+    p = "chem" if potential is None else f"{potential:g}V".replace(".", "p")
+    return f"{a}__{b}__{p}"
+
+
+def reaction_results(electrolyte: str, partner: str, rs, exclude: list[str], potentials: list[float]):
+    """The ReactionResults of one pair: chemical, then open to Li at each potential."""
+    from analysis.formula import parse_formula
+    from analysis.reactions import ReactionCalculator
+
+    rc = ReactionCalculator(rs, exclude)
+    out = [rc.react(electrolyte, partner)]
+    li_only = set(parse_formula(partner)) == {"Li"} or set(parse_formula(electrolyte)) == {"Li"}
+    for v in potentials:
+        if not li_only:  # Li is the reservoir of the open system: no open reaction with Li metal
+            out.append(rc.react(electrolyte, partner, potential=float(v)))
+    return out
+
+
+def react_pair(electrolyte: str, partner: str, chemsys: str, ref: dict, info: dict, potentials: list[float],
+               fw_spec: dict, study: str | None = None, store=None) -> dict[str, str]:
+    """Reaction curves of one electrolyte | partner pair, stored; {pair label: reaction document key}."""
+    from workflows.store.documents import Inputs, ReactionDocument
+
+    store = store or task_store(fw_spec)
+    rs = reference_for(ref, info, store)
+    exclude = list(ref.get("exclude") or [])
+    out = {}
+    # the same options as ``sseflow react --store``: the workflow's documents and the command's share keys
+    options = {"include_decomposition": False, "use_hull_energy": False, "energy_a": None, "energy_b": None}
+    for r in reaction_results(electrolyte, partner, rs, exclude, potentials):
+        inputs = Inputs.from_any({"reference": info["reference"], "reference_hash": info["hash"], "exclude": exclude,
+                                  "options": options, "task_ids": info["task_ids"], "entry_ids": info["entry_ids"],
+                                  "study": study})
+        out[pair_label(electrolyte, partner, r.potential_V)] = store.put(ReactionDocument.from_payload(r.to_dict(), inputs))
+    return out
+
+
+def screen_pair(electrolyte: str, anode: str, candidates: list[str], ref: dict, info: dict, fw_spec: dict,
+                study: str | None = None, store=None) -> list[str]:
+    """Interlayer screening of one electrolyte | anode pair, stored; the screening document keys."""
+    from analysis.screening import screen
+    from workflows.store.documents import Inputs, ScreeningDocument
+
+    store = store or task_store(fw_spec)
+    rs = reference_for(ref, info, store)
+    exclude = list(ref.get("exclude") or [])
+    res = screen(electrolyte, anode, rs, candidates=candidates, exclude=exclude)
+    inputs = Inputs.from_any({"reference": info["reference"], "reference_hash": info["hash"], "exclude": exclude,
+                              "entry_ids": info["entry_ids"], "study": study, "notes": res.notes})
+    return [store.put(ScreeningDocument.from_row(r, inputs)) for r in res.rows]
+
+
+def phonons_of_phase(structure: dict, label: str, calculator: str, preset: dict | None, settings: dict | None,
+                     temperatures: list[float], fw_spec: dict, store=None) -> str:
+    """Harmonic phonons of one phase (reused when stored); the phonon document key."""
+    from workflows.calculators import get_calculator
+    from workflows.phonons import phonons_for
+
+    store = store or task_store(fw_spec)
+    store.flush()
+    backend = get_calculator(calculator, preset=resolve_preset(preset, fw_spec, calculator))
+    res = phonons_for(_structure(structure), backend, settings or None, temperatures=temperatures,
+                      store=True, config=store.config)
+    doc = res.to_document()
+    return getattr(doc, "key", None) or doc.get("key")
+
+
+def interface_pair(electrolyte: str, electrode: str, settings: dict, calculator: str, preset: dict | None,
+                   electronic: dict | None, fw_spec: dict, study: str | None = None, store=None) -> dict[str, Any]:
+    """Interface cell of one electrolyte | electrode pair: the best-ranked lattice match built,
+    relaxed (work of adhesion) and, with ``electronic``, its Schottky barriers; stored as
+    Interface (and Schottky) documents. Returns {"interface": key, "schottky": [keys]}."""
+    from workflows.calculators import get_calculator
+    from workflows.cli.interface import _store as store_interface
+    from workflows.interfaces.build import build_interface
+    from workflows.interfaces.matching import find_candidates
+
+    store = store or task_store(fw_spec)
+    st = dict(settings)
+    cands = find_candidates(
+        electrolyte, electrode, max_strain=st["max_strain"], max_area=st["max_area"], max_atoms=st["max_atoms"],
+        max_index=st["max_index"], electrolyte_millers=[tuple(m) for m in st["electrolyte_miller"]] or None,
+        electrode_millers=[tuple(m) for m in st["electrode_miller"]] or None,
+        electrolyte_thickness=st["electrolyte_thickness"], electrode_thickness=st["electrode_thickness"],
+        strain_on=st["strain_on"])
+    if not cands:
+        raise InputError(f"no {electrolyte} | {electrode} lattice match within {100 * st['max_strain']:g}% strain, "
+                         f"{st['max_area']:g} Å2 and {st['max_atoms']} atoms (raise interface.max_strain/max_area/"
+                         f"max_atoms in the study)")
+    store.flush()
+    backend = get_calculator(calculator, preset=resolve_preset(preset, fw_spec, calculator))
+    built = build_interface(cands[0], gap=st["gap"], stacking=st["stacking"], vacuum=st["vacuum"],
+                            fixed_layers=st["fixed_layers"], scan=st["scan"], calculator=backend if st["scan"] else None)
+    summary: dict[str, Any] = {"electrolyte": electrolyte, "electrode": electrode, "interface": built.summary(),
+                               "study": study}
+    relaxation = None
+    atoms = built.atoms
+    if st["relax"]:
+        from workflows.interfaces.relax import relax_interface
+
+        relaxation = relax_interface(built, backend, fmax=st["fmax"], steps=st["steps"],
+                                     trajectory=str(Path.cwd() / "interface.traj"))
+        summary["relaxation"] = relaxation.summary()
+        atoms = relaxation.atoms
+    rep, eparams = None, {}
+    if electronic:
+        from workflows.interfaces.matching import load_structure
+        from workflows.interfaces.relax import bulk_reference, electronic_structure, schottky_from_electronic
+
+        over = resolve_preset(electronic.get("preset"), fw_spec, electronic["name"])
+        kpts = tuple(st["kpts"]) if st.get("kpts") else None
+        bkpts = tuple(st["bulk_kpts"]) if st.get("bulk_kpts") else None
+        eparams = {"backend": electronic["name"], **over, "kpts": st.get("kpts"), "bulk_kpts": st.get("bulk_kpts")}
+        periods = {"electrolyte": built.electrolyte_period, "electrode": built.electrode_period}
+        wd = work_dir(fw_spec, "electronic")
+        es = electronic_structure(atoms, electronic["name"], periods=periods, kpts=kpts, directory=str(wd), **over)
+        bulk = bulk_reference(load_structure(electrolyte).get_primitive_structure(), electronic["name"], kpts=bkpts,
+                              directory=str(wd), **over)
+        rep = schottky_from_electronic(es, bulk)
+        summary["schottky"] = rep
+    store_interface(summary, built, relaxation, rep, eparams, store.config)
+    c = built.candidate
+    flt = {"electrolyte": c.electrolyte, "anode": c.electrode}
+    idoc = max(store.find("interface", flt), key=lambda d: (d["created_at"], d["_id"]))
+    sdocs = [d["key"] for d in store.find("schottky", flt)] if rep is not None else []
+    return {"interface": idoc["key"], "schottky": sdocs}
+
+
+def interface_table(docs: list[dict], schottky: list[dict], fmt: str) -> str:
+    """Interface cells (and Schottky barriers) as md or csv."""
+    import csv
+    import io
+
+    head = ["electrolyte", "anode", "electrolyte_miller", "anode_miller", "termination", "area_A2", "strain_percent",
+            "work_of_adhesion_J_m2", "barrier_n_eV", "barrier_p_eV"]
+    rows = []
+    for d in docs:
+        sk = [s for s in schottky if s["electrolyte"] == d["electrolyte"] and s["anode"] == d["anode"]]
+        layer = next((s for s in sk if s.get("method") == "layer-resolved DOS"), sk[0] if sk else {})
+        rows.append([d["electrolyte"], d["anode"], "".join(map(str, d.get("electrolyte_miller") or [])),
+                     "".join(map(str, d.get("anode_miller") or [])), d.get("termination") or "",
+                     _fmt(d.get("area_A2"), 1), _fmt(d.get("strain_percent"), 2), _fmt(d.get("work_of_adhesion_J_m2"), 3),
+                     _fmt(layer.get("barrier_n_eV"), 2), _fmt(layer.get("barrier_p_eV"), 2)])
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(head)
+        w.writerows(rows)
+        return buf.getvalue()
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+# =========================================================================== the report
+
+def _fmt(x, digits=2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def reaction_table(rows: list[dict], fmt: str) -> str:
+    """Reaction minima as md, csv, latex or text."""
+    import csv
+    import io
+
+    head = ["electrolyte", "partner", "potential_V", "x_min", "E_min_meV_per_atom", "products", "reaction"]
+    body = []
+    for r in rows:
+        m = r["minimum"]
+        body.append([r["reactant_a"], r["reactant_b"], "chemical" if r["potential_V"] is None else f"{r['potential_V']:g}",
+                     f"{m['x']:.4f}", f"{m['energy_meV_per_atom']:.1f}",
+                     " + ".join(m["products"]) if m["energy_meV_per_atom"] < -1.0 else "no reaction", m["reaction"]])
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(head)
+        w.writerows(body)
+        return buf.getvalue()
+    if fmt == "md":
+        titles = ["Electrolyte", "Partner", "Potential (V)", "x at minimum", "E_rxn min (meV/atom)", "Products",
+                  "Reaction"]
+        lines = ["| " + " | ".join(titles) + " |", "|---|---|---:|---:|---:|---|---|"]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        import re
+
+        def tex(f):
+            return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
+
+        lines = [r"\begin{tabular}{llrrrl}", r"\toprule",
+                 r"Electrolyte & Partner & $V$ (V) & $x_\mathrm{min}$ & $E_\mathrm{rxn}$ (meV/atom) & Products \\",
+                 r"\midrule"]
+        for b in body:
+            prods = ", ".join(tex(p) for p in b[5].split(" + ")) if b[5] != "no reaction" else "--"
+            lines.append(f"{tex(b[0])} & {tex(b[1])} & {b[2]} & {b[3]} & {b[4]} & {prods} \\\\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    cols = head[:6]
+    table = [cols] + [b[:6] for b in body]
+    widths = [max(len(x[i]) for x in table) for i in range(len(cols))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+
+
+def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict, screening_ids: list,
+                 reference_sets: dict, ref: dict, fw_spec: dict, store=None) -> dict:
+    """Tables (md, csv, tex) and figures (windows PNG, one reaction PNG per pair) in ``output``."""
+    import json
+
+    from analysis.tables import format_table, window_rows
+    from workflows.store.documents import ReactionDocument, WindowDocument
+
+    store = store or task_store(fw_spec)
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+
+    def write(name: str, text: str) -> None:
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(name)
+
+    windows = []
+    for f in study["electrolytes"]:
+        key = window_ids.get(f)
+        if key:
+            windows.append(WindowDocument.from_mongo(store.get("window", key)).payload())
+    temp_windows = []
+    for label, key in sorted(window_ids.items()):
+        if "@" in label:
+            d = store.get("window", key)
+            temp_windows.append({**WindowDocument.from_mongo(d).payload(),
+                                 "material": f"{d['formula']} ({d['inputs'].get('temperature_K'):g} K)"})
+    if windows:
+        rows = window_rows(windows)
+        for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
+            write(f"windows.{ext}", format_table(rows, fmt))
+        from analysis.plots import plot_windows
+
+        plot_windows(rows, out / "windows.png")
+        written.append("windows.png")
+    if temp_windows:
+        rows = window_rows(temp_windows)
+        write("windows_temperature.md", format_table(rows, "md"))
+        write("windows_temperature.csv", format_table(rows, "csv"))
+    reactions = []
+    for label in sorted(reaction_ids):
+        d = store.get("reaction", reaction_ids[label])
+        if d is not None:
+            reactions.append(ReactionDocument.from_mongo(d).payload())
+    order = {f: i for i, f in enumerate(study["electrolytes"])}
+    reactions.sort(key=lambda r: (order.get(r["reactant_a"], 99), r["reactant_b"],
+                                  -1.0 if r["potential_V"] is None else r["potential_V"]))
+    if reactions:
+        for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
+            write(f"reactions.{ext}", reaction_table(reactions, fmt))
+        written += _reaction_figures(reactions, reference_sets, ref, store, out)
+    if screening_ids:
+        from analysis.reaction_plots import plot_screening
+        from analysis.screening import format_screening
+
+        rows = [store.get("screening", k)["row"] for k in screening_ids]
+        groups: dict[tuple, list] = {}
+        for r in rows:
+            groups.setdefault((r["electrolyte"], r["anode"]), []).append(r)
+        for (e, a), rr in groups.items():
+            rr.sort(key=lambda r: r["rank"])
+            stem = f"screening_{_safe(e)}_{_safe(a)}"
+            write(f"{stem}.md", format_screening(rr, "md"))
+            write(f"{stem}.csv", format_screening(rr, "csv"))
+            plot_screening(rr, out / f"{stem}.png", electrolyte=e)
+            written.append(f"{stem}.png")
+    interfaces = [store.get("interface", k) for k in sorted(set((fw_spec.get("interface_ids") or {}).values()))]
+    interfaces = [d for d in interfaces if d is not None]
+    if interfaces:
+        sk = [store.get("schottky", k) for k in sorted(set(fw_spec.get("schottky_ids") or []))]
+        sk = [d for d in sk if d is not None]
+        write("interfaces.md", interface_table(interfaces, sk, "md"))
+        write("interfaces.csv", interface_table(interfaces, sk, "csv"))
+    summary = {"study": study, "windows": windows, "windows_at_temperature": temp_windows,
+               "interfaces": [{k: d.get(k) for k in ("electrolyte", "anode", "electrolyte_miller", "anode_miller",
+                                                     "termination", "area_A2", "strain_percent",
+                                                     "work_of_adhesion_J_m2", "key")} for d in interfaces],
+               "reactions": [{k: r[k] for k in ("reactant_a", "reactant_b", "potential_V", "minimum")}
+                             for r in reactions],
+               "reference_sets": {k: {kk: v[kk] for kk in ("source", "reference", "hash")}
+                                  for k, v in reference_sets.items()},
+               "files": sorted(written + ["report.json"])}
+    write("report.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
+def _reaction_figures(reactions: list[dict], reference_sets: dict, ref: dict, store, out: Path) -> list[str]:
+    """One figure per electrolyte | partner pair (all its potentials), from the curves recomputed
+    on the stored reference set (a few LPs; the figure needs the full curve objects)."""
+    from analysis.formula import parse_formula
+    from analysis.reaction_plots import plot_reaction
+
+    pairs: dict[tuple, list] = {}
+    for r in reactions:
+        pairs.setdefault((r["reactant_a"], r["reactant_b"]), []).append(r)
+    written = []
+    cache: dict[str, Any] = {}
+    for (a, b), rows in pairs.items():
+        els = set(parse_formula(a)) | set(parse_formula(b))
+        cands = [cs for cs in reference_sets if els <= set(cs.split("-"))]
+        if not cands:
+            continue
+        cs = min(cands, key=lambda c: len(c.split("-")))
+        if cs not in cache:
+            cache[cs] = reference_for(ref, reference_sets[cs], store)
+        pots = [r["potential_V"] for r in rows if r["potential_V"] is not None]
+        results = reaction_results(a, b, cache[cs], list(ref.get("exclude") or []), pots)
+        name = f"reaction_{_safe(a)}_{_safe(b)}.png"
+        plot_reaction(results if len(results) > 1 else results[0], out / name)
+        written.append(name)
+    return written
+
+
+# =========================================================================== Firetasks
+
+def _set(prefix: str, mapping: dict) -> dict:
+    return {"_set": {f"{prefix}->{k}": v for k, v in mapping.items()}}
+
+
+class _StudyTask(FiretaskBase):
+    """Base of the study Firetasks: the store of the Rocket's LaunchPad and the Firework id."""
+
+    def context(self, fw_spec: dict) -> tuple[Any, dict]:
+        spec = {**fw_spec, "_sseflow_fw_id": getattr(self, "fw_id", None)}
+        return task_store(fw_spec, getattr(self, "launchpad", None)), spec
+
+
+@explicit_serialize
+class RelaxTask(_StudyTask):
+    """Relax one phase; children get ``task_ids->LABEL`` (or ``relax_ids->LABEL`` before a static)."""
+
+    required_params = ["structure", "label", "calculator"]
+    optional_params = ["preset", "relax_cell", "pass_as"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        key, reused = relax_phase(self["structure"], self["label"], self["calculator"], self.get("preset"), spec,
+                                  relax_cell=self.get("relax_cell", True), store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"task_id": key, "reused": reused},
+                        mod_spec=[_set(self.get("pass_as", "task_ids"), {self["label"]: key})])
+
+
+@explicit_serialize
+class StaticTask(_StudyTask):
+    """Single point on the relaxed structure ``relax_ids->LABEL``; children get ``task_ids->LABEL``."""
+
+    required_params = ["label", "calculator"]
+    optional_params = ["preset", "relax_id"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        relax_id = self.get("relax_id") or (fw_spec.get("relax_ids") or {}).get(self["label"])
+        key, reused = static_phase(relax_id, self["label"], self["calculator"], self.get("preset"), spec, store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"task_id": key, "reused": reused},
+                        mod_spec=[_set("task_ids", {self["label"]: key})])
+
+
+@explicit_serialize
+class ThermoTask(_StudyTask):
+    """Entries of one chemical system (from ``task_ids`` or the reference file) and the windows."""
+
+    required_params = ["chemsys", "reference", "calculator"]
+    optional_params = ["windows", "temperatures", "study", "task_ids"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        task_ids = {**(self.get("task_ids") or {}), **(fw_spec.get("task_ids") or {})}
+        info, window_ids = thermo_for_system(self["chemsys"], self["reference"], self["calculator"], task_ids,
+                                             self.get("windows") or [], spec, self.get("temperatures"),
+                                             self.get("study"), store=store)
+        end_of_firework(store)
+        mods = [_set("reference_sets", {self["chemsys"]: info})] + ([_set("window_ids", window_ids)] if window_ids else [])
+        return FWAction(stored_data={"reference_hash": info["hash"], "windows": window_ids}, mod_spec=mods,
+                        propagate=True)
+
+
+@explicit_serialize
+class ReactionTask(_StudyTask):
+    """Reaction curves of one electrolyte | partner pair on the reference set of ``chemsys``."""
+
+    required_params = ["electrolyte", "partner", "chemsys", "reference"]
+    optional_params = ["potentials", "study"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        ids = react_pair(self["electrolyte"], self["partner"], self["chemsys"], self["reference"],
+                         fw_spec["reference_sets"][self["chemsys"]], self.get("potentials") or [], spec,
+                         self.get("study"), store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"reactions": ids}, mod_spec=[_set("reaction_ids", ids)])
+
+
+@explicit_serialize
+class ScreeningTask(_StudyTask):
+    """Interlayer screening of one electrolyte | anode pair."""
+
+    required_params = ["electrolyte", "anode", "candidates", "chemsys", "reference"]
+    optional_params = ["study"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        keys = screen_pair(self["electrolyte"], self["anode"], self["candidates"], self["reference"],
+                           fw_spec["reference_sets"][self["chemsys"]], spec, self.get("study"), store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"screening": keys}, mod_spec=[{"_push_all": {"screening_ids": keys}}])
+
+
+@explicit_serialize
+class InterfaceTask(_StudyTask):
+    """Interface cell of one electrolyte | anode pair (and its Schottky barriers)."""
+
+    required_params = ["electrolyte", "electrode", "settings", "calculator"]
+    optional_params = ["preset", "electronic", "study", "label"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        ids = interface_pair(self["electrolyte"], self["electrode"], self["settings"], self["calculator"],
+                             self.get("preset"), self.get("electronic"), spec, self.get("study"), store=store)
+        end_of_firework(store)
+        label = self.get("label") or pair_label(self["electrolyte"], self["electrode"])
+        mods = [_set("interface_ids", {label: ids["interface"]})]
+        if ids["schottky"]:
+            mods.append({"_push_all": {"schottky_ids": ids["schottky"]}})
+        return FWAction(stored_data=ids, mod_spec=mods)
+
+
+@explicit_serialize
+class PhononTask(_StudyTask):
+    """Harmonic phonons of one phase (stored as a PhononDocument)."""
+
+    required_params = ["structure", "label", "calculator"]
+    optional_params = ["preset", "settings", "temperatures"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        key = phonons_of_phase(self["structure"], self["label"], self["calculator"], self.get("preset"),
+                               self.get("settings"), self.get("temperatures") or [], spec, store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"phonon_id": key})
+
+
+@explicit_serialize
+class ReportTask(_StudyTask):
+    """Tables and figures of a study in its output folder."""
+
+    required_params = ["output", "study", "reference"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        summary = write_report(self["output"], self["study"], fw_spec.get("window_ids") or {},
+                               fw_spec.get("reaction_ids") or {}, sorted(set(fw_spec.get("screening_ids") or [])),
+                               fw_spec.get("reference_sets") or {}, self["reference"], spec, store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"output": self["output"], "files": summary["files"]})

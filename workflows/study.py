@@ -1,0 +1,734 @@
+"""Study files: one YAML file says what a group wants computed; :func:`load_study` validates it.
+
+A study names the electrolytes, the anodes (Li, Si, Li-Si alloys) and candidate interlayers,
+the calculator (and preset) of each stage, where the reference energies come from, what to
+compute and how the Fireworks are queued. ``workflows.builders.build_workflow`` turns it into
+a FireWorks ``Workflow``. See ``docs/workflows.md`` for the reference of every key.
+
+Loading is safe (``yaml.SafeLoader``) and strict: an unknown key, a duplicate key or a bad
+value is reported with the file and line it is on::
+
+    templates/studies/mine.yaml:14: unknown key 'calculater' in compute (did you mean 'calculators'?)
+
+and raises :class:`StudyError` (an :class:`analysis.errors.InputError`: the CLI prints it as
+one line and exits with status 2).
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from analysis.errors import InputError
+
+__all__ = ["StudyError", "Study", "PhaseSpec", "CalculatorSpec", "ReferenceSpec", "ComputeSpec", "QueueSpec",
+           "PhasesSpec", "InterfaceSettings", "load_study", "parse_study", "STRUCTURE_SUFFIXES"]
+
+STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".mcif", ".cssr")
+ANODE_ELEMENTS = {"Li", "Si"}
+
+
+class StudyError(InputError):
+    """A study file that cannot be used; ``errors`` holds every problem found (``file:line: message``)."""
+
+    def __init__(self, message: str, errors: list[str] | None = None):
+        super().__init__(message)
+        self.errors = list(errors or [message])
+
+
+# =========================================================================== YAML with line numbers
+
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")}
+
+
+def _yaml_load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, int], dict[tuple, int]]:
+    """Safe-load YAML; return (data, key_lines, value_lines) with 1-based lines per path.
+
+    Paths are tuples of mapping keys and sequence indices (``("electrolytes", 0, "cif")``).
+    Duplicate keys in one mapping are an error (PyYAML would silently keep the last one).
+    """
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StudyError(f"{where}: not valid YAML: {what}") from None
+    key_lines: dict[tuple, int] = {}
+    value_lines: dict[tuple, int] = {}
+    errors: list[str] = []
+    constructor = yaml.SafeLoader("")  # only its construct_* methods are used, on single scalars
+
+    def build(n, path: tuple):
+        value_lines[path] = n.start_mark.line + 1
+        if str(n.tag) not in _PLAIN_TAGS:
+            raise StudyError(f"{source}:{n.start_mark.line + 1}: unsupported YAML tag {n.tag} "
+                             f"(study files are plain YAML)")
+        if isinstance(n, yaml.MappingNode):
+            constructor.flatten_mapping(n)
+            out: dict = {}
+            for k_node, v_node in n.value:
+                key = build(k_node, path + ("<key>",))
+                value_lines.pop(path + ("<key>",), None)
+                if isinstance(key, (list, dict)):
+                    errors.append(f"{source}:{k_node.start_mark.line + 1}: a key must be a plain value")
+                    continue
+                if key in out:
+                    errors.append(f"{source}:{k_node.start_mark.line + 1}: duplicate key '{key}'"
+                                  f" (first on line {key_lines[path + (key,)]})")
+                    continue
+                key_lines[path + (key,)] = k_node.start_mark.line + 1
+                out[key] = build(v_node, path + (key,))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(v, path + (i,)) for i, v in enumerate(n.value)]
+        try:
+            return constructor.construct_object(n, deep=True)
+        except yaml.YAMLError as exc:
+            raise StudyError(f"{source}:{n.start_mark.line + 1}: {getattr(exc, 'problem', None) or exc}") from None
+
+    data = None if node is None else build(node, ())
+    if errors:
+        raise StudyError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""), errors)
+    return data, key_lines, value_lines
+
+
+def _line_of(loc: tuple, key_lines: dict, value_lines: dict, unknown_key: bool) -> int | None:
+    """Best line for a pydantic error location (union tags and model names are skipped)."""
+    path: tuple = ()
+    for part in loc:
+        nxt = path + (part,)
+        if nxt in value_lines or nxt in key_lines:
+            path = nxt
+    if unknown_key and path in key_lines:
+        return key_lines[path]
+    return value_lines.get(path) or key_lines.get(path)
+
+
+def _dotted(loc: tuple, known: dict) -> str:
+    out = []
+    path: tuple = ()
+    for part in loc:
+        nxt = path + (part,)
+        if nxt not in known:
+            continue
+        path = nxt
+        out.append(f"[{part}]" if isinstance(part, int) else (("." if out else "") + str(part)))
+    return "".join(out) or "(top level)"
+
+
+# =========================================================================== the model
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _looks_like_file(text: str) -> bool:
+    low = text.lower()
+    return ("/" in text or os.sep in text or low.endswith(STRUCTURE_SUFFIXES)
+            or text.upper().startswith(("POSCAR", "CONTCAR")))
+
+
+def _check_formula(text: str) -> str:
+    from analysis.formula import parse_formula
+
+    parse_formula(text)
+    return text
+
+
+class PhaseSpec(_Strict):
+    """One structure or composition: a library name / alias, a formula, or a structure file.
+
+    In YAML either a string (``Li3PS4``, ``Li3PS4-gamma``, ``structures/beta.cif``) or a mapping
+    with ``name`` (a label; default: the library name, the file stem or the formula) and one of
+    ``library``, ``formula``, ``cif``.
+    """
+
+    name: Optional[str] = None
+    library: Optional[str] = None
+    formula: Optional[str] = None
+    cif: Optional[str] = None  # any structure file pymatgen reads (CIF, POSCAR, JSON ...)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        if isinstance(v, str):
+            text = v.strip()
+            if not text:
+                raise ValueError("empty name")
+            return {"cif": text} if _looks_like_file(text) else {"library": text}
+        if isinstance(v, (int, float)):
+            raise ValueError(f"expected a name, formula or structure file, not {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("library", "formula", "cif") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of library, formula or cif"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        if self.formula:
+            _check_formula(self.formula)
+        if self.library:
+            from analysis.formula import parse_formula
+
+            try:
+                parse_formula(self.library)
+            except InputError:  # not a formula: must be a library name or alias
+                from workflows.structures.library import entry_for
+
+                entry_for(self.library)
+        if self.name is not None:
+            if not self.name.strip():
+                raise ValueError("name must not be empty")
+            if re.search(r"[.$\s/]", self.name):
+                raise ValueError(f"name '{self.name}' may not contain '.', '$', '/' or spaces")
+        return self
+
+    # ---------------------------------------------------------------- resolution
+    _base: Optional[Path] = None  # folder of the study file (relative CIF paths)
+
+    def path(self) -> Path | None:
+        if not self.cif:
+            return None
+        p = Path(os.path.expanduser(self.cif))
+        if not p.is_absolute() and self._base is not None:
+            p = self._base / p
+        return p
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.cif:
+            return re.sub(r"[.$\s]", "_", Path(self.cif).stem)
+        return str(self.library or self.formula)
+
+    def composition_formula(self) -> str:
+        """A formula of this phase (reads the structure file or the library when needed)."""
+        if self.formula:
+            return self.formula
+        if self.cif:
+            from workflows.structures.library import read_structure
+
+            return read_structure(self.path()).composition.reduced_formula
+        from analysis.formula import parse_formula
+
+        try:
+            parse_formula(self.library)
+            return self.library
+        except InputError:
+            from workflows.structures.library import entry_for
+
+            return entry_for(self.library)["formula"]
+
+    def structure(self, primitive: bool = True):
+        """The pymatgen Structure (library phase or file); InputError when there is none."""
+        from workflows.structures.library import get_structure, read_structure
+
+        if self.cif:
+            s = read_structure(self.path())
+            return s.get_primitive_structure() if primitive else s
+        if self.formula:
+            return get_structure(self.formula, primitive=primitive)
+        return get_structure(self.library, primitive=primitive)
+
+
+class CalculatorSpec(_Strict):
+    """A calculator backend and its preset for one stage (``chgnet`` or ``{name: chgnet, preset: {...}}``)."""
+
+    name: str = "chgnet"
+    preset: Optional[Union[dict, str]] = None  # mapping over templates/calculators/NAME.yaml, or a YAML file
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from workflows.calculators.registry import BACKENDS
+
+        key = v.strip().lower()
+        if key not in BACKENDS:
+            raise ValueError(f"unknown calculator '{v}' (choose from {', '.join(BACKENDS)})")
+        return key
+
+    _base: Optional[Path] = None
+
+    def preset_dict(self) -> dict:
+        """The preset as a mapping (a preset file is read relative to the study file)."""
+        if self.preset is None:
+            return {}
+        if isinstance(self.preset, dict):
+            return dict(self.preset)
+        import yaml
+
+        p = Path(os.path.expanduser(self.preset))
+        if not p.is_absolute() and self._base is not None:
+            p = self._base / p
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"calculator preset {p} cannot be read: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"calculator preset {p} must be a mapping")
+        data.pop("backend", None)
+        data.pop("description", None)
+        return data
+
+    def parameters(self) -> dict:
+        """The backend's preset (templates/calculators/NAME.yaml and built-in defaults) with this preset over it."""
+        from workflows.calculators.base import deep_merge, load_preset
+        from workflows.calculators.registry import backend_class
+
+        cls = backend_class(self.name)
+        return deep_merge(load_preset(self.name, getattr(cls, "defaults", {})), self.preset_dict())
+
+    def correction_scheme(self) -> str:
+        from workflows.calculators.registry import backend_class
+
+        return str(getattr(backend_class(self.name), "correction_scheme", "none"))
+
+
+class CalculatorsSpec(_Strict):
+    relax: CalculatorSpec = Field(default_factory=CalculatorSpec)   # structure relaxations
+    static: Optional[CalculatorSpec] = None                          # a single point on each relaxed cell
+    phonons: CalculatorSpec = Field(default_factory=CalculatorSpec)  # finite-displacement forces
+    interfaces: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name="chgnet"))
+    electronic: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name="gpaw"))  # Schottky
+
+
+class PhasesSpec(_Strict):
+    """Competing phases to relax (computed reference energies)."""
+
+    auto: bool = True                 # every library phase of each chemical system the study needs
+    include: list[PhaseSpec] = Field(default_factory=list)  # more: library names, formulas, structure files
+    skip: list[str] = Field(default_factory=list)           # library names or formulas to leave out
+    primitive: bool = True            # relax primitive cells (fewer atoms, same energy per atom)
+
+
+class ReferenceSpec(_Strict):
+    """Where the formation energies come from."""
+
+    source: Literal["computed", "file", "both"] = "computed"
+    file: Optional[str] = None              # CSV (formula + formation energy per atom) or pymatgen entries JSON
+    energy_column: Optional[str] = None
+    correction_scheme: Optional[str] = None  # of the file's energies, e.g. MP2020 (needed for 'both')
+    exclude: list[str] = Field(default_factory=list)  # phases to leave out of every hull
+
+    @field_validator("exclude")
+    @classmethod
+    def _formulas(cls, v: list[str]) -> list[str]:
+        for f in v:
+            _check_formula(f)
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.source in ("file", "both") and not self.file:
+            raise ValueError(f"source '{self.source}' needs 'file' (a reference CSV or entries JSON)")
+        if self.source == "computed" and self.file:
+            raise ValueError("a reference file is given but source is 'computed': set source to 'file' or 'both'")
+        if self.source == "both" and not self.correction_scheme:
+            raise ValueError("source 'both' needs the file's correction_scheme (e.g. MP2020) to check it "
+                             "agrees with the calculator's")
+        return self
+
+    _base: Optional[Path] = None
+
+    def path(self) -> Path | None:
+        if not self.file:
+            return None
+        p = Path(os.path.expanduser(os.path.expandvars(self.file)))
+        if not p.is_absolute() and self._base is not None:
+            p = (self._base / p)
+        return p
+
+
+class ComputeSpec(_Strict):
+    """What to compute."""
+
+    windows: bool = True                 # electrochemical stability window of each electrolyte
+    reactions: bool = True               # reaction curve of each electrolyte with each anode (and interlayer)
+    potentials: list[float] = Field(default_factory=list)  # also open to Li at these potentials (V vs Li/Li+)
+    screening: bool = False              # rank the interlayers between each electrolyte and anode
+    interfaces: bool = False             # electrolyte | anode interface cells
+    schottky: bool = False               # Schottky barriers of those interfaces (needs interfaces)
+    phonons: bool = False                # harmonic phonons of every phase
+    temperatures: list[float] = Field(default_factory=list)  # K: windows at these temperatures (needs phonons)
+
+    @field_validator("potentials")
+    @classmethod
+    def _potentials(cls, v):
+        for x in v:
+            if not math.isfinite(x) or x < 0:
+                raise ValueError(f"potentials must be >= 0 V vs Li/Li+ (got {x:g})")
+        return v
+
+    @field_validator("temperatures")
+    @classmethod
+    def _temperatures(cls, v):
+        for t in v:
+            if not math.isfinite(t) or t < 0 or t > 2000:
+                raise ValueError(f"temperatures must be between 0 and 2000 K (got {t:g})")
+        return v
+
+
+class InterfaceSettings(_Strict):
+    """Interface cells of each electrolyte | anode pair (``compute.interfaces``): the options of
+    ``sseflow interface`` (docs/interfaces.md); the best-ranked lattice match is built."""
+
+    max_strain: float = 0.05
+    max_atoms: int = 200
+    max_area: float = 150.0
+    max_index: int = 1
+    electrolyte_miller: list[list[int]] = Field(default_factory=list)  # e.g. [[1, 0, 0]]
+    electrode_miller: list[list[int]] = Field(default_factory=list)
+    electrolyte_thickness: float = 9.0
+    electrode_thickness: float = 8.0
+    strain_on: Literal["electrode", "electrolyte"] = "electrode"
+    stacking: Literal["vacuum", "periodic"] = "vacuum"
+    vacuum: float = 12.0
+    gap: float = 2.0
+    scan: bool = True
+    fixed_layers: int = 2
+    relax: bool = True                  # relax the cell and both slabs: work of adhesion
+    fmax: float = 0.05
+    steps: int = 300
+    kpts: Optional[list[int]] = None    # electronic static of the interface (compute.schottky)
+    bulk_kpts: Optional[list[int]] = None
+
+    @field_validator("electrolyte_miller", "electrode_miller")
+    @classmethod
+    def _millers(cls, v):
+        for m in v:
+            if len(m) != 3 or not any(m):
+                raise ValueError(f"a Miller index is three integers, not all zero (got {m})")
+        return v
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if not 0 < self.max_strain < 0.5:
+            raise ValueError("max_strain is a fraction between 0 and 0.5")
+        if self.max_atoms < 2 or self.max_area <= 0 or self.fmax <= 0 or self.steps < 0:
+            raise ValueError("max_atoms, max_area, fmax must be positive")
+        for k in ("kpts", "bulk_kpts"):
+            v = getattr(self, k)
+            if v is not None and (len(v) != 3 or min(v) < 1):
+                raise ValueError(f"{k} is three positive integers")
+        return self
+
+
+class QueueSpec(_Strict):
+    """How the Fireworks are routed and queued (FireWorks spec keys)."""
+
+    category: Optional[str] = None     # _category: only FireWorkers with this category run them
+    fworker: Optional[str] = None      # _fworker: only the FireWorker of this name
+    priority: Optional[int] = None     # _priority: higher runs first
+    queueadapter: dict = Field(default_factory=dict)  # _queueadapter of the calculation Fireworks (walltime, nodes ...)
+
+
+def _anode(v: str) -> str:
+    from analysis.anodes import anode_formula
+    from analysis.formula import parse_formula
+
+    f = anode_formula(str(v))
+    if not set(parse_formula(f)) <= ANODE_ELEMENTS:
+        raise ValueError(f"anode '{v}' is not Li, Si or a Li-Si alloy")
+    return f
+
+
+class Study(_Strict):
+    """A validated study (see docs/workflows.md)."""
+
+    name: str
+    description: str = ""
+    output: Optional[str] = None       # report folder; default results/<name> (relative to the current folder)
+    electrolytes: list[PhaseSpec]
+    anodes: list[Annotated[str, AfterValidator(_anode)]] = Field(default_factory=lambda: ["Li"])
+    interlayers: list[PhaseSpec] = Field(default_factory=list)
+    phases: PhasesSpec = Field(default_factory=PhasesSpec)
+    calculators: CalculatorsSpec = Field(default_factory=CalculatorsSpec)
+    reference: ReferenceSpec = Field(default_factory=ReferenceSpec)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    interface: InterfaceSettings = Field(default_factory=InterfaceSettings)
+    queue: QueueSpec = Field(default_factory=QueueSpec)
+
+    _source: Optional[Path] = None
+    _text: Optional[str] = None
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", v or ""):
+            raise ValueError("name must be letters, digits and _ . + - (it names the output folder)")
+        return v
+
+    @field_validator("electrolytes")
+    @classmethod
+    def _some(cls, v):
+        if not v:
+            raise ValueError("list at least one electrolyte")
+        return v
+
+    @model_validator(mode="after")
+    def _switches(self):
+        c = self.compute
+        if c.schottky and not c.interfaces:
+            raise ValueError("compute.schottky needs compute.interfaces: true")
+        if c.temperatures and not c.phonons:
+            raise ValueError("compute.temperatures needs compute.phonons: true")
+        if c.potentials and not c.reactions:
+            raise ValueError("compute.potentials needs compute.reactions: true")
+        if not (c.windows or c.reactions or c.screening or c.interfaces or c.phonons):
+            raise ValueError("nothing to compute: switch on windows, reactions, screening, interfaces or phonons")
+        if self.reference.source == "both":
+            from workflows.computed_entries import scheme_family
+
+            calc = self.calculators.static or self.calculators.relax
+            mine = scheme_family(calc.correction_scheme())
+            theirs = scheme_family(self.reference.correction_scheme)
+            if mine != theirs:
+                raise ValueError(f"reference source 'both' mixes the file's '{self.reference.correction_scheme}' "
+                                 f"energies with {calc.name}'s '{calc.correction_scheme()}': the correction "
+                                 f"schemes do not agree (use source 'computed' or 'file')")
+        return self
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def content_hash(self) -> str | None:
+        """SHA-256 of the study file's text (a workflow built from it records it)."""
+        if self._text is None:
+            return None
+        import hashlib
+
+        return hashlib.sha256(self._text.encode("utf-8")).hexdigest()
+
+    @property
+    def base(self) -> Path:
+        return self._source.parent if self._source is not None else Path.cwd()
+
+    def output_dir(self, cwd: Path | None = None) -> Path:
+        out = Path(os.path.expanduser(self.output)) if self.output else Path("results") / self.name
+        return out if out.is_absolute() else (cwd or Path.cwd()) / out
+
+    @property
+    def computed(self) -> bool:
+        """Whether reference energies come (partly) from the study's own calculations."""
+        return self.reference.source in ("computed", "both")
+
+    @property
+    def energy_calculator(self) -> CalculatorSpec:
+        """The stage whose energies make the entries (static when configured, else relax)."""
+        return self.calculators.static or self.calculators.relax
+
+    def electrolyte_formulas(self) -> list[tuple[str, str]]:
+        """(label, formula) of each electrolyte."""
+        return [(e.label(), e.composition_formula()) for e in self.electrolytes]
+
+    def interlayer_formulas(self) -> list[tuple[str, str]]:
+        return [(e.label(), e.composition_formula()) for e in self.interlayers]
+
+    def screening_candidates(self) -> list[str]:
+        if self.interlayers:
+            return [f for _, f in self.interlayer_formulas()]
+        from analysis.screening import DEFAULT_CANDIDATES
+
+        return list(DEFAULT_CANDIDATES)
+
+    def summary(self) -> dict:
+        return {"name": self.name, "file": None if self._source is None else str(self._source),
+                "electrolytes": [f for _, f in self.electrolyte_formulas()], "anodes": list(self.anodes),
+                "reference": self.reference.source, "calculator": self.energy_calculator.name}
+
+
+# =========================================================================== loading
+
+_EXTRA_HINTS = {
+    "Study": list(Study.model_fields), "PhasesSpec": list(PhasesSpec.model_fields),
+    "CalculatorsSpec": list(CalculatorsSpec.model_fields), "ReferenceSpec": list(ReferenceSpec.model_fields),
+    "ComputeSpec": list(ComputeSpec.model_fields), "QueueSpec": list(QueueSpec.model_fields),
+    "InterfaceSettings": list(InterfaceSettings.model_fields),
+    "CalculatorSpec": list(CalculatorSpec.model_fields), "PhaseSpec": list(PhaseSpec.model_fields),
+}
+
+_SECTION_MODEL = {(): "Study", ("phases",): "PhasesSpec", ("calculators",): "CalculatorsSpec",
+                  ("reference",): "ReferenceSpec", ("compute",): "ComputeSpec", ("queue",): "QueueSpec",
+                  ("interface",): "InterfaceSettings"}
+
+
+def _allowed_keys(path: tuple) -> list[str]:
+    if path in _SECTION_MODEL:
+        return _EXTRA_HINTS[_SECTION_MODEL[path]]
+    if len(path) == 2 and path[0] == "calculators":
+        return _EXTRA_HINTS["CalculatorSpec"]
+    if path and path[0] in ("electrolytes", "interlayers") or (len(path) >= 2 and path[:2] == ("phases", "include")):
+        return _EXTRA_HINTS["PhaseSpec"]
+    return []
+
+
+def _format_errors(exc: ValidationError, source: str, key_lines: dict, value_lines: dict) -> list[str]:
+    out: list[str] = []
+    seen: set[tuple] = set()
+    for err in exc.errors(include_url=False):
+        loc = tuple(err.get("loc", ()))
+        etype = err.get("type", "")
+        unknown = etype == "extra_forbidden"
+        line = _line_of(loc, key_lines, value_lines, unknown)
+        where = f"{source}:{line}" if line else source
+        if unknown:
+            key = loc[-1]
+            parent = loc[:-1]
+            real_parent: tuple = ()
+            for part in parent:
+                if real_parent + (part,) in value_lines:
+                    real_parent += (part,)
+            allowed = _allowed_keys(tuple(p for p in real_parent if not isinstance(p, int))
+                                    if real_parent[:1] == ("calculators",) else real_parent)
+            if real_parent[:1] in (("electrolytes",), ("interlayers",)) or real_parent[:2] == ("phases", "include"):
+                allowed = _EXTRA_HINTS["PhaseSpec"]
+            section = _dotted(real_parent, value_lines) if real_parent else "the study"
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            msg = f"{where}: unknown key '{key}' in {section}"
+            msg += f" (did you mean '{hint[0]}'?)" if hint else (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        elif etype == "missing":
+            section = _dotted(loc[:-1], value_lines) if loc[:-1] else "the study"
+            msg = f"{where}: missing required key '{loc[-1]}' in {section}"
+        else:
+            text = str(err.get("msg", "invalid value"))
+            text = re.sub(r"^(Value|Assertion) error, ", "", text)
+            field = _dotted(loc, {**value_lines, **{k: v for k, v in key_lines.items()}})
+            msg = f"{where}: {field}: {text}"
+        sig = (line, msg)
+        if sig in seen:
+            continue
+        seen.add(sig)
+        out.append(msg)
+    return out
+
+
+def _check_files(study: Study, source: str, value_lines: dict) -> list[str]:
+    """Structure and reference files must exist (reported with their line)."""
+    errors = []
+
+    def where(path: tuple) -> str:
+        line = value_lines.get(path)
+        return f"{source}:{line}" if line else source
+
+    for section in ("electrolytes", "interlayers"):
+        for i, ph in enumerate(getattr(study, section)):
+            if ph.cif and not ph.path().is_file():
+                line = value_lines.get((section, i, "cif")) or value_lines.get((section, i))
+                errors.append(f"{source}:{line}: structure file not found: {ph.path()}")
+    for i, ph in enumerate(study.phases.include):
+        if ph.cif and not ph.path().is_file():
+            errors.append(f"{where(('phases', 'include', i))}: structure file not found: {ph.path()}")
+    ref = study.reference.path()
+    if ref is not None and not ref.is_file():
+        errors.append(f"{where(('reference', 'file'))}: reference file not found: {ref}")
+    for stage in ("relax", "static", "phonons", "interfaces", "electronic"):
+        c = getattr(study.calculators, stage)
+        if c is not None and isinstance(c.preset, str):
+            p = Path(os.path.expanduser(c.preset))
+            p = p if p.is_absolute() else study.base / p
+            if not p.is_file():
+                errors.append(f"{where(('calculators', stage, 'preset'))}: calculator preset file not found: {p}")
+    return errors
+
+
+def _availability(study: Study, source: str, value_lines: dict) -> list[str]:
+    """Switches whose code is not part of this installation."""
+    import importlib.util
+
+    errors = []
+    c = study.compute
+
+    def missing(mod: str) -> bool:
+        try:
+            return importlib.util.find_spec(mod) is None
+        except ModuleNotFoundError:
+            return True
+
+    def where(key: str) -> str:
+        line = value_lines.get(("compute", key))
+        return f"{source}:{line}" if line else source
+
+    if c.interfaces and missing("workflows.interfaces.relax"):
+        errors.append(f"{where('interfaces')}: compute.interfaces is not available in this version "
+                      f"(the interface relaxation module workflows.interfaces.relax is not installed)")
+    if c.schottky and (missing("analysis.schottky") or missing("workflows.interfaces.relax") or missing("gpaw")):
+        errors.append(f"{where('schottky')}: compute.schottky is not available in this version "
+                      f"(it needs analysis.schottky, workflows.interfaces.relax and GPAW)")
+    if c.phonons and (missing("workflows.phonons") or missing("phonopy")):
+        errors.append(f"{where('phonons')}: compute.phonons is not available in this version "
+                      f"(workflows.phonons or phonopy is not installed)")
+    return errors
+
+
+def _attach_base(study: Study, base: Path) -> None:
+    for ph in [*study.electrolytes, *study.interlayers, *study.phases.include]:
+        ph._base = base
+    for stage in ("relax", "static", "phonons", "interfaces", "electronic"):
+        c = getattr(study.calculators, stage)
+        if c is not None:
+            c._base = base
+    study.reference._base = base
+
+
+def parse_study(text: str, source: str = "<study>", base: Path | None = None, check_files: bool = True) -> Study:
+    """Validate study YAML text; ``base`` is the folder relative paths are read from."""
+    data, key_lines, value_lines = _yaml_load_with_marks(text, source)
+    if data is None:
+        raise StudyError(f"{source}: the study file is empty")
+    if not isinstance(data, dict):
+        raise StudyError(f"{source}:1: a study is a mapping of keys (name, electrolytes, anodes ...)")
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as exc:
+        errors = _format_errors(exc, source, key_lines, value_lines)
+        errors.sort(key=lambda e: _sort_key(e, source))
+        raise StudyError("; ".join(errors) if len(errors) <= 3 else
+                         "; ".join(errors[:3]) + f"; and {len(errors) - 3} more", errors) from None
+    except InputError as exc:  # raised inside a validator helper (bad formula ...)
+        raise StudyError(f"{source}: {exc}") from None
+    base = Path(base) if base is not None else Path.cwd()
+    _attach_base(study, base)
+    study._text = text
+    errors = _availability(study, source, value_lines)
+    if check_files:
+        errors += _check_files(study, source, value_lines)
+    if errors:
+        errors.sort(key=lambda e: _sort_key(e, source))
+        raise StudyError("; ".join(errors), errors)
+    return study
+
+
+def _sort_key(err: str, source: str):
+    m = re.match(re.escape(source) + r":(\d+):", err)
+    return int(m.group(1)) if m else 0
+
+
+def load_study(path: str | os.PathLike) -> Study:
+    """Read and validate a study file; relative paths inside it are relative to its folder."""
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_file():
+        raise StudyError(f"study file not found: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError(f"cannot read study file {p}: {exc}") from None
+    study = parse_study(text, source=str(path), base=p.resolve().parent)
+    study._source = p.resolve()
+    return study
