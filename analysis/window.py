@@ -83,6 +83,17 @@ def reaction_string(reactants: Sequence[tuple[str, float]], products: Sequence[t
     return f"{side(reactants)} -> {side(products)}"
 
 
+def li_reaction(name: str, dec: Decomposition, li_gained: float) -> str:
+    """'name + n Li -> products' (Li taken up) or 'name -> products + n Li' (Li released)."""
+    reac = [(name, 1.0)]
+    prod = dec.formula_units()
+    if li_gained > 1e-9:
+        reac.append((LI, li_gained))
+    elif li_gained < -1e-9:
+        prod = prod + [(LI, -li_gained)]
+    return reaction_string(reac, prod)
+
+
 class WindowCalculator:
     """Windows of many compositions against one reference set (phase spaces are cached)."""
 
@@ -130,14 +141,7 @@ class WindowCalculator:
             return space.grand_hull(b, LI, mu)
 
         def rxn(dec: Decomposition) -> str:
-            dli = dec.open_amount - b[k]
-            reac = [(name, 1.0)]
-            prod = dec.formula_units()
-            if dli > 1e-9:
-                reac.append((LI, dli))
-            elif dli < -1e-9:
-                prod = prod + [(LI, -dli)]
-            return reaction_string(reac, prod)
+            return li_reaction(name, dec, dec.open_amount - b[k])
 
         if v_red <= 1e-9:
             red_rxn, red_products = None, []
@@ -211,13 +215,7 @@ class WindowCalculator:
                 t2, f2, _ = kinks[i + 1]
                 v = max(0.0, -(f2 - f) / (t2 - t))
             dli = t - b[k]
-            reac = [(name, 1.0)]
-            prod = dec.formula_units()
-            if dli > 1e-9:
-                reac.append((LI, dli))
-            elif dli < -1e-9:
-                prod = prod + [(LI, -dli)]
-            steps.append(ProfileStep(v, float(dli), reaction_string(reac, prod), dec.products))
+            steps.append(ProfileStep(v, float(dli), li_reaction(name, dec, dli), dec.products))
         return steps
 
 

@@ -56,6 +56,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from workflows.calculators.base import jsonable as _jsonable
+
 from analysis.errors import InputError
 
 EV_PER_KJMOL = 1.0 / 96.48533212331002  # 1 kJ/mol in eV (per particle)
@@ -307,20 +309,6 @@ class PhononResult:
 
 
 KB = 8.617333262e-5  # eV/K
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 # ---------------------------------------------------------------------------- building blocks

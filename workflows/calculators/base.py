@@ -168,7 +168,7 @@ class CalcResult:
             "chemsys": self.chemsys,
             "structure": self.structure.as_dict(),
             "calculator": self.calculator,
-            "parameters": _jsonable(self.parameters),
+            "parameters": jsonable(self.parameters),
             "energy": _finite_or_none(self.energy),
             "energy_per_atom": _finite_or_none(self.energy_per_atom),
             "max_force": _finite_or_none(self.max_force),
@@ -197,7 +197,7 @@ class CalcResult:
         start = input_structure if input_structure is not None else self.structure
         stress = np.asarray(self.stress, dtype=float) * 160.21766208  # eV/Å^3 -> GPa
         return TaskDocument.from_result(
-            start, self.calculator, _jsonable(self.parameters),
+            start, self.calculator, jsonable(self.parameters),
             energy=None if not math.isfinite(self.energy) else float(self.energy),
             forces=None if not np.isfinite(self.forces).all() else self.forces,
             stress=None if not np.isfinite(stress).all() else stress,
@@ -215,11 +215,12 @@ def _finite_or_none(x):
     return x if math.isfinite(x) else None
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """Plain JSON types from numpy scalars/arrays, tuples and paths (nested)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -588,9 +588,9 @@ def schottky_from_electronic(es: ElectronicStructure, bulk: dict | None, *, peri
 
 
 def _jsonable(obj):
-    from workflows.calculators.base import _jsonable as j
+    from workflows.calculators.base import jsonable
 
-    return j(obj)
+    return jsonable(obj)
 
 
 __all__ = ["relax_interface", "work_of_adhesion", "contact_analysis", "electronic_structure", "bulk_reference",
