@@ -1,6 +1,8 @@
 """``sseflow interface`` through the CLI entry point (matching + building; no relaxation, no DFT)."""
 import json
 
+import numpy as np
+
 import pytest
 
 from workflows.cli.main import main
@@ -65,3 +67,44 @@ def test_interface_cli_text_and_bad_input(capsys):
     assert run(["interface", "Li3PS4", "NoSuchThing"]) == 2
     err = capsys.readouterr().err
     assert "1x0" in err and "NoSuchThing" in err
+
+
+def test_build_subcommand_stores_a_tagged_interface_that_schottky_can_find(tmp_path, capsys, store_spec):
+    """``interface build --store`` keeps side tags in the stored structure; ``interface schottky``
+    finds the document by a key prefix and rebuilds the tagged cell from it."""
+    out = tmp_path / "b"
+    assert run(["interface", "build", *ARGS[1:], "--json", "-o", str(out), "--store", "--config", store_spec]) == 0
+    cap = capsys.readouterr()
+    data = json.loads(cap.out)
+    key = data["interface_key"]
+    assert key.startswith("interface:") and key in cap.err
+    assert json.loads((out / "summary.json").read_text())["interface_key"] == key
+    from workflows.interfaces.stages import from_directory, from_document
+    from workflows.store.hooks import open_store
+
+    with open_store(store_spec) as st:
+        src = from_document(st, key[:16])
+        with pytest.raises(Exception, match="no interface document"):
+            from_document(st, "interface:ffffffffffff")
+    s = data["interface"]
+    side = src.atoms.arrays["side"]
+    assert (side == 0).sum() == s["electrolyte_atoms"] and (side == 1).sum() == s["electrode_atoms"]
+    assert src.electrolyte == "Li3PS4" and src.electrode == "Si" and src.interface_key == key
+    assert src.periods["electrolyte"] == pytest.approx(s["electrolyte_period_A"], abs=1e-3)
+    # the folder route gives the same cell
+    d = from_directory(out)
+    assert d.atoms.get_chemical_symbols() == src.atoms.get_chemical_symbols()
+    assert np.allclose(d.atoms.positions, src.atoms.positions, atol=1e-6)
+
+
+def test_schottky_bad_targets_are_one_line_errors(tmp_path, capsys, store_spec):
+    (tmp_path / "empty").mkdir()
+    assert run(["interface", "schottky", str(tmp_path / "empty")]) == 2
+    assert "no summary.json" in capsys.readouterr().err
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    assert run(["interface", "schottky", str(f)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert run(["interface", "schottky", "interface:0000", "--config", store_spec]) == 2
+    err = capsys.readouterr().err
+    assert "no interface document" in err and "Traceback" not in err

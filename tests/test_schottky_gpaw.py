@@ -110,3 +110,70 @@ def test_tight_binding_is_refused_for_barriers():
         electronic_structure(toy_li_lif(), "tblite")
     with pytest.raises(InputError, match="not credible"):
         bulk_reference(load_structure("LiF"), "GFN2")
+
+
+def test_cli_schottky_on_a_build_folder_then_reanalysed(tmp_path, monkeypatch, capsys):
+    """``sseflow interface schottky DIR``: GPAW statics of a build folder's cell and of bulk LiF,
+    files kept, documents stored linked to nothing (no key in the folder); run again on the
+    same folder it re-analyses electronic.npz without a new calculation."""
+    import json
+
+    from ase.io import write
+
+    from workflows.cli.main import main
+
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
+    cfg = f"embedded:{tmp_path / 'db' / 'store.json'}"
+
+    def run(args):
+        try:
+            main(args)
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    d = tmp_path / "toy"
+    d.mkdir()
+    atoms = toy_li_lif()
+    write(str(d / "interface_built.extxyz"), atoms)
+    (d / "summary.json").write_text(json.dumps({"electrolyte": "LiF", "electrode": "Li", "interface": {
+        "label": "LiF(100) | Li toy", "electrolyte_period_A": D_LIF, "electrode_period_A": 1.745}}))
+    try:
+        assert run(["interface", "schottky", str(d), "--electronic", "gpaw", "--ecut", "250", "--kpts", "4,4,1",
+                    "--bulk-kpts", "3,3,3", "--json", "--plot", str(tmp_path / "fig"), "--store",
+                    "--config", cfg]) == 0
+        cap = capsys.readouterr()
+        out = json.loads(cap.out)
+        assert "stored 2 document(s)" in cap.err
+        rep = out["schottky"]
+        L, P = rep["layer_dos"], rep["potential_lineup"]
+        assert L["converged"] and len(L["bulk_layers"]) == 2
+        for r in (L, P):
+            assert r["barrier_p"] > 3.0 and r["barrier_n"] > 0.5
+            assert r["barrier_p"] + r["barrier_n"] == pytest.approx(r["gap"], abs=1e-6)
+        assert 6.0 < out["bulk_reference"]["gap"] < 10.0
+        for f in ("electronic.npz", "bulk_reference.json", "schottky.json"):
+            assert (d / f).is_file()
+        for f in ("fig_layer_dos.png", "fig_potential.png", "fig_structure.png"):
+            assert (tmp_path / f).stat().st_size > 1000
+        es = ElectronicStructure.load(d / "electronic.npz")
+        assert es.calculator == "gpaw" and es.parameters["ecut"] == 250.0
+        # second run: re-analysis only, a stricter threshold moves the layer-DOS edges outwards
+        assert run(["interface", "schottky", str(d), "--threshold", "0.2", "--json"]) == 0
+        out2 = json.loads(capsys.readouterr().out)
+        assert out2["parameters"]["reanalysed"] is True
+        L2 = out2["schottky"]["layer_dos"]
+        assert L2["gap"] >= L["gap"] - 1e-9
+        assert out2["schottky"]["potential_lineup"]["barrier_p"] == pytest.approx(P["barrier_p"], abs=1e-9)
+        from workflows.store.hooks import open_store
+
+        with open_store(cfg) as st:
+            docs = st.find("schottky", {"electrolyte": "LiF"})
+        assert sorted(x["method"] for x in docs) == ["layer-resolved DOS", "potential line-up"]
+        assert {round(x["barrier_p_eV"], 6) for x in docs} == {round(L["barrier_p"], 6), round(P["barrier_p"], 6)}
+    finally:
+        from workflows.store import client as store_client
+
+        store_client.close_all()

@@ -250,7 +250,7 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
     """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe."""
     from fireworks import Firework, Workflow
 
-    from workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask,
+    from workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask, SchottkyTask,
                                      ScreeningTask, StaticTask, ThermoTask, pair_label)
 
     plan = plan_study(study, store)
@@ -333,10 +333,16 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
         for spec_e, (_, e) in zip(study.electrolytes, study.electrolyte_formulas()):
             source = str(spec_e.path()) if spec_e.cif else (spec_e.library or spec_e.formula)
             for a in study.anodes:
-                leaves.append(fw([InterfaceTask(electrolyte=source, electrode=a, settings=settings, calculator=ic.name,
-                                                preset=ic.preset_dict(), electronic=electronic, study=study.name,
-                                                label=pair_label(e, a))],
-                                 f"interface {e} | {a}", _spec(study, heavy=True)))
+                label = pair_label(e, a)
+                built = fw([InterfaceTask(electrolyte=source, electrode=a, settings=settings, calculator=ic.name,
+                                          preset=ic.preset_dict(), study=study.name, label=label)],
+                           f"interface {e} | {a}", _spec(study, heavy=True))
+                if electronic is None:
+                    leaves.append(built)
+                    continue
+                leaves.append(fw([SchottkyTask(label=label, electronic=electronic, settings=settings,
+                                               study=study.name)],
+                                 f"schottky {e} | {a}", _spec(study, heavy=True), parents=[built]))
 
     # ---- report
     summary = {**study.summary(), "electrolytes": plan.electrolytes, "partners": plan.partners,

@@ -35,7 +35,7 @@ from analysis.errors import InputError
 
 __all__ = [
     "RelaxTask", "StaticTask", "ThermoTask", "ReactionTask", "ScreeningTask", "InterfaceTask", "PhononTask",
-    "ReportTask", "interface_pair",
+    "ReportTask", "SchottkyTask", "interface_pair", "interface_schottky",
     "env_chk", "task_store", "end_of_firework", "relax_phase", "static_phase", "thermo_for_system",
     "react_pair", "screen_pair", "phonons_of_phase", "write_report", "reference_for", "expected_parameters",
     "pair_label",
@@ -550,64 +550,60 @@ def phonons_of_phase(structure: dict, label: str, calculator: str, preset: dict 
 
 
 def interface_pair(electrolyte: str, electrode: str, settings: dict, calculator: str, preset: dict | None,
-                   electronic: dict | None, fw_spec: dict, study: str | None = None, store=None) -> dict[str, Any]:
-    """Interface cell of one electrolyte | electrode pair: the best-ranked lattice match built,
-    relaxed (work of adhesion) and, with ``electronic``, its Schottky barriers; stored as
-    Interface (and Schottky) documents. Returns {"interface": key, "schottky": [keys]}."""
+                   fw_spec: dict, study: str | None = None, store=None) -> str:
+    """Interface cell of one electrolyte | electrode pair: the best-ranked lattice match built and,
+    with ``settings["relax"]``, relaxed (work of adhesion, contact chemistry); stored as an
+    Interface document whose structure carries the side/layer tags. Returns its key."""
+    from ase.io import write
+
     from workflows.calculators import get_calculator
-    from workflows.cli.interface import _store as store_interface
-    from workflows.interfaces.build import build_interface
-    from workflows.interfaces.matching import find_candidates
+    from workflows.interfaces.stages import find_and_build, store_interface
 
     store = store or task_store(fw_spec)
     st = dict(settings)
-    cands = find_candidates(
-        electrolyte, electrode, max_strain=st["max_strain"], max_area=st["max_area"], max_atoms=st["max_atoms"],
-        max_index=st["max_index"], electrolyte_millers=[tuple(m) for m in st["electrolyte_miller"]] or None,
-        electrode_millers=[tuple(m) for m in st["electrode_miller"]] or None,
-        electrolyte_thickness=st["electrolyte_thickness"], electrode_thickness=st["electrode_thickness"],
-        strain_on=st["strain_on"])
-    if not cands:
-        raise InputError(f"no {electrolyte} | {electrode} lattice match within {100 * st['max_strain']:g}% strain, "
-                         f"{st['max_area']:g} Å2 and {st['max_atoms']} atoms (raise interface.max_strain/max_area/"
-                         f"max_atoms in the study)")
     store.flush()
     backend = get_calculator(calculator, preset=resolve_preset(preset, fw_spec, calculator))
-    built = build_interface(cands[0], gap=st["gap"], stacking=st["stacking"], vacuum=st["vacuum"],
-                            fixed_layers=st["fixed_layers"], scan=st["scan"], calculator=backend if st["scan"] else None)
+    _, built = find_and_build(electrolyte, electrode, st, backend if st.get("scan", True) else None,
+                              pick=int(st.get("candidate", 1)), pick_label="interface.candidate")
     summary: dict[str, Any] = {"electrolyte": electrolyte, "electrode": electrode, "interface": built.summary(),
                                "study": study}
+    wd = work_dir(fw_spec, "interface")
     relaxation = None
-    atoms = built.atoms
-    if st["relax"]:
+    if st.get("relax", True):
         from workflows.interfaces.relax import relax_interface
 
         relaxation = relax_interface(built, backend, fmax=st["fmax"], steps=st["steps"],
-                                     trajectory=str(Path.cwd() / "interface.traj"))
+                                     trajectory=str(wd / "interface.traj"))
         summary["relaxation"] = relaxation.summary()
-        atoms = relaxation.atoms
-    rep, eparams = None, {}
-    if electronic:
-        from workflows.interfaces.matching import load_structure
-        from workflows.interfaces.relax import bulk_reference, electronic_structure, schottky_from_electronic
+    a = (relaxation.atoms if relaxation is not None else built.atoms).copy()
+    a.info = {}
+    write(str(wd / "interface.extxyz"), a)
+    return store_interface(store, summary, built, relaxation, study=study)
 
-        over = resolve_preset(electronic.get("preset"), fw_spec, electronic["name"])
-        kpts = tuple(st["kpts"]) if st.get("kpts") else None
-        bkpts = tuple(st["bulk_kpts"]) if st.get("bulk_kpts") else None
-        eparams = {"backend": electronic["name"], **over, "kpts": st.get("kpts"), "bulk_kpts": st.get("bulk_kpts")}
-        periods = {"electrolyte": built.electrolyte_period, "electrode": built.electrode_period}
-        wd = work_dir(fw_spec, "electronic")
-        es = electronic_structure(atoms, electronic["name"], periods=periods, kpts=kpts, directory=str(wd), **over)
-        bulk = bulk_reference(load_structure(electrolyte).get_primitive_structure(), electronic["name"], kpts=bkpts,
-                              directory=str(wd), **over)
-        rep = schottky_from_electronic(es, bulk)
-        summary["schottky"] = rep
-    store_interface(summary, built, relaxation, rep, eparams, store.config)
-    c = built.candidate
-    flt = {"electrolyte": c.electrolyte, "anode": c.electrode}
-    idoc = max(store.find("interface", flt), key=lambda d: (d["created_at"], d["_id"]))
-    sdocs = [d["key"] for d in store.find("schottky", flt)] if rep is not None else []
-    return {"interface": idoc["key"], "schottky": sdocs}
+
+def interface_schottky(interface_key: str, electronic: dict, settings: dict, fw_spec: dict,
+                       study: str | None = None, store=None) -> list[str]:
+    """Schottky barriers of a stored interface (its own Firework, so DFT can go to other workers):
+    the electronic static of the cell and of the bulk electrolyte on ``electronic["name"]``
+    (gpaw, qe, vasp), both barrier methods, one Schottky document per method. Returns the keys."""
+    from workflows.interfaces.stages import electronic_stage, from_document, schottky_documents
+
+    store = store or task_store(fw_spec)
+    src = from_document(store, interface_key)
+    st = dict(settings)
+    store.flush()
+    over = resolve_preset(electronic.get("preset"), fw_spec, electronic["name"])
+    kpts = tuple(st["kpts"]) if st.get("kpts") else None
+    bkpts = tuple(st["bulk_kpts"]) if st.get("bulk_kpts") else None
+    run = electronic_stage(src.atoms, src.electrolyte, electronic["name"], periods=src.periods, kpts=kpts,
+                           bulk_kpts=bkpts, directory=work_dir(fw_spec, "schottky"), **over)
+    run.electronic.save(work_dir(fw_spec, "schottky") / "electronic.npz")
+    docs = schottky_documents(run.report, electrolyte=src.electrolyte, electrode=src.electrode,
+                              calculator=electronic["name"],
+                              parameters={"interface": src.label, **src.miller, **run.parameters},
+                              interface_key=src.interface_key, study=study)
+    store.put_many(docs)
+    return [d.key for d in docs]
 
 
 def interface_table(docs: list[dict], schottky: list[dict], fmt: str) -> str:
@@ -904,21 +900,35 @@ class ScreeningTask(_StudyTask):
 
 @explicit_serialize
 class InterfaceTask(_StudyTask):
-    """Interface cell of one electrolyte | anode pair (and its Schottky barriers)."""
+    """Interface cell of one electrolyte | anode pair, built and relaxed (stage 1 of 2)."""
 
     required_params = ["electrolyte", "electrode", "settings", "calculator"]
-    optional_params = ["preset", "electronic", "study", "label"]
+    optional_params = ["preset", "study", "label"]
 
     def run_task(self, fw_spec):
         store, spec = self.context(fw_spec)
-        ids = interface_pair(self["electrolyte"], self["electrode"], self["settings"], self["calculator"],
-                             self.get("preset"), self.get("electronic"), spec, self.get("study"), store=store)
+        key = interface_pair(self["electrolyte"], self["electrode"], self["settings"], self["calculator"],
+                             self.get("preset"), spec, self.get("study"), store=store)
         end_of_firework(store)
         label = self.get("label") or pair_label(self["electrolyte"], self["electrode"])
-        mods = [_set("interface_ids", {label: ids["interface"]})]
-        if ids["schottky"]:
-            mods.append({"_push_all": {"schottky_ids": ids["schottky"]}})
-        return FWAction(stored_data=ids, mod_spec=mods)
+        return FWAction(stored_data={"interface": key}, mod_spec=[_set("interface_ids", {label: key})])
+
+
+@explicit_serialize
+class SchottkyTask(_StudyTask):
+    """Schottky barriers of the interface its parent built (stage 2 of 2): electronic statics."""
+
+    required_params = ["label", "electronic", "settings"]
+    optional_params = ["study"]
+
+    def run_task(self, fw_spec):
+        store, spec = self.context(fw_spec)
+        key = (fw_spec.get("interface_ids") or {}).get(self["label"])
+        if not key:
+            raise InputError(f"no interface for {self['label']} in the spec (its interface Firework did not run)")
+        keys = interface_schottky(key, self["electronic"], self["settings"], spec, self.get("study"), store=store)
+        end_of_firework(store)
+        return FWAction(stored_data={"schottky": keys}, mod_spec=[{"_push_all": {"schottky_ids": keys}}])
 
 
 @explicit_serialize

@@ -400,6 +400,7 @@ class InterfaceSettings(_Strict):
     gap: float = 2.0
     scan: bool = True
     fixed_layers: int = 2
+    candidate: int = 1                  # rank of the lattice match to build
     relax: bool = True                  # relax the cell and both slabs: work of adhesion
     fmax: float = 0.05
     steps: int = 300

@@ -1,14 +1,15 @@
 """``sseflow interface``: build (and relax) an electrolyte | electrode interface; Schottky barriers.
 
-    sseflow interface ELECTROLYTE ELECTRODE [--max-strain 0.05] [--max-atoms 200] [--relax]
-                      [--electronic gpaw] [--json] [--plot PREFIX] [--store] [-o DIR]
+    sseflow interface build ELECTROLYTE ELECTRODE [--max-strain 0.05] [--max-atoms 200] [--relax]
+                            [--electronic gpaw|qe|vasp] [--json] [--plot PREFIX] [--store] [-o DIR]
+    sseflow interface schottky DIR|TASK_ID [--electronic gpaw|qe|vasp] [--kpts 4,4,1] [--store]
 
-ELECTROLYTE / ELECTRODE: a CIF/POSCAR path or a structure name (Li3PS4, Li, Si, LiF, ...).
-Steps: lattice matches ranked (table), the chosen one built (rigid-shift/gap scan scored by
-CHGNet single points unless ``--no-scan``), with ``--relax`` relaxed with the relaxation
-backend (W_ad, what happened at the contact), with ``--electronic gpaw`` a static with
-electronic structure and both Schottky-barrier methods (layer DOS and potential line-up,
-against a bulk calculation of the electrolyte with the same settings).
+``build``: lattice matches ranked (table), the chosen one built (rigid-shift/gap scan scored by
+CHGNet single points unless ``--no-scan``), with ``--relax`` relaxed with the relaxation backend
+(W_ad, what happened at the contact); ``-o DIR`` keeps everything the next stage needs.
+``schottky``: a static with electronic structure of that cell and of the bulk electrolyte, then
+both barrier methods (layer DOS and potential line-up); a folder that already has them is
+re-analysed without a new calculation. ``sseflow interface E A ...`` means ``interface build``.
 """
 from __future__ import annotations
 
@@ -118,47 +119,28 @@ def format_schottky(rep: dict) -> str:
     return "\n".join(lines)
 
 
-def _store(summary: dict, built, relaxation, rep, electronic_params, config) -> int:
-    from workflows.store.documents import InterfaceDocument, SchottkyDocument
-    from workflows.store.hooks import open_store
 
-    c = built.candidate
-    term = f"{c.electrolyte_termination.label} | {c.electrode_termination.label}"
-    atoms = relaxation.atoms if relaxation is not None else built.atoms
-    from pymatgen.io.ase import AseAtomsAdaptor
+class _DefaultBuild(click.Group):
+    """``sseflow interface E A ...`` still means ``sseflow interface build E A ...``."""
 
-    a = atoms.copy()
-    a.set_constraint()
-    struct = AseAtomsAdaptor.get_structure(a).as_dict()
-    calc = relaxation.calculator if relaxation is not None else None
-    params = {"stacking": built.stacking, "gap": round(built.gap, 4), "offset": [round(x, 4) for x in built.in_plane_offset],
-              "matching": c.settings}
-    if relaxation is not None:
-        params["relax"] = {k: relaxation.parameters.get(k) for k in ("model", "fmax", "steps", "optimizer")}
-    docs = [InterfaceDocument(
-        electrolyte=c.electrolyte, anode=c.electrode, electrolyte_miller=list(c.electrolyte_miller),
-        anode_miller=list(c.electrode_miller), termination=term, calculator=calc, parameters=params,
-        structure=struct, area_A2=built.area, strain_percent=100 * c.von_mises,
-        work_of_adhesion_J_m2=relaxation.work_of_adhesion if relaxation is not None else None,
-        interface=summary.get("interface"), relaxation=summary.get("relaxation"))]
-    if rep is not None:
-        for method, key in (("layer-resolved DOS", "layer_dos"), ("potential line-up", "potential_lineup")):
-            r = rep.get(key)
-            if not r:
-                continue
-            docs.append(SchottkyDocument(
-                electrolyte=c.electrolyte, anode=c.electrode, method=method, calculator="gpaw",
-                parameters={"interface": term, "electrolyte_miller": list(c.electrolyte_miller),
-                            "electrode_miller": list(c.electrode_miller), **electronic_params},
-                band_gap_eV=r.get("gap"), barrier_n_eV=r.get("barrier_n"), barrier_p_eV=r.get("barrier_p"),
-                fermi_level_eV=r.get("fermi_level"), vbm_eV=r.get("vbm"), cbm_eV=r.get("cbm"),
-                difference_p_eV=rep.get("difference_p"), difference_n_eV=rep.get("difference_n"),
-                warnings=rep.get("warnings"), details=r))
-    with open_store(config) as store:
-        return store.put_many(docs)
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
 
 
-@click.command()
+@click.group(cls=_DefaultBuild)
+def interface():
+    """Electrolyte | electrode interfaces: build (and relax), then Schottky barriers.
+
+    \b
+      sseflow interface build Li3PS4 Li --relax -o out/li3ps4_li
+      sseflow interface schottky out/li3ps4_li --electronic gpaw --kpts 4,4,1
+      sseflow interface schottky interface:1a2b3c --store      (a stored interface)
+    """
+
+
+@interface.command("build")
 @click.argument("electrolyte")
 @click.argument("electrode")
 @click.option("--max-strain", type=float, default=0.05, show_default=True, help="Largest strain (fraction) on the strained side.")
@@ -184,7 +166,7 @@ def _store(summary: dict, built, relaxation, rep, electronic_params, config) -> 
 @click.option("--calculator", default="chgnet", show_default=True, help="Relaxation / scoring backend.")
 @click.option("--fmax", type=float, default=0.05, show_default=True)
 @click.option("--steps", type=int, default=300, show_default=True)
-@click.option("--electronic", default=None, metavar="BACKEND", help="Electronic static and Schottky barriers (gpaw).")
+@click.option("--electronic", default=None, metavar="BACKEND", help="Electronic static and Schottky barriers (gpaw, qe, vasp).")
 @click.option("--ecut", type=float, default=None, help="Plane-wave cutoff for --electronic (eV; preset default).")
 @click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface for --electronic.")
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
@@ -192,36 +174,35 @@ def _store(summary: dict, built, relaxation, rep, electronic_params, config) -> 
 @click.option("--plot", "plot_prefix", default=None, metavar="PREFIX",
               help="Write PREFIX_structure.png (and _layer_dos.png, _potential.png with --electronic).")
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Write structures (extxyz, cif), summary.json and electronic.npz here.")
+              help="Write structures (extxyz, cif), summary.json (and electronic.npz, bulk_reference.json) here: the input of 'interface schottky DIR'.")
 @click.option("--store", is_flag=True, help="Store the interface (and Schottky) documents.")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
-def interface(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el_millers, ed_millers,
-              electrolyte_thickness, electrode_thickness, strain_on, n_list, pick, stacking, vacuum, gap, scan,
-              fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, as_json, plot_prefix,
-              out_dir, store, config):
-    """Build and relax ELECTROLYTE | ELECTRODE interfaces; Schottky barriers."""
+def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el_millers, ed_millers,
+          electrolyte_thickness, electrode_thickness, strain_on, n_list, pick, stacking, vacuum, gap, scan,
+          fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, as_json, plot_prefix,
+          out_dir, store, config):
+    """Lattice matches of ELECTROLYTE | ELECTRODE, the chosen cell built (and relaxed).
+
+    ELECTROLYTE / ELECTRODE: a CIF/POSCAR path or a structure name (Li3PS4, Li, Si, LiF, ...).
+    """
     from workflows.calculators.chgnet import set_torch_threads
-    from workflows.interfaces.build import build_interface, write_structure_files
-    from workflows.interfaces.matching import find_candidates
+    from workflows.interfaces.build import write_structure_files
+    from workflows.interfaces.stages import find_and_build, periods_of, store_interface
 
     say = (lambda *a, **k: None) if as_json else click.echo
     if calculator == "chgnet":
         set_torch_threads(1)
-    cands = find_candidates(
-        electrolyte, electrode, max_strain=max_strain, max_area=max_area, max_atoms=max_atoms, max_index=max_index,
-        electrolyte_millers=[_miller(m) for m in el_millers] or None,
-        electrode_millers=[_miller(m) for m in ed_millers] or None,
-        electrolyte_thickness=electrolyte_thickness, electrode_thickness=electrode_thickness, strain_on=strain_on)
-    if not cands:
-        raise InputError(f"no {electrolyte} | {electrode} match within {100 * max_strain:g}% strain, "
-                         f"{max_area:g} Å2 and {max_atoms} atoms: raise --max-strain/--max-area/--max-atoms")
+    settings = {"max_strain": max_strain, "max_area": max_area, "max_atoms": max_atoms, "max_index": max_index,
+                "electrolyte_miller": [_miller(m) for m in el_millers],
+                "electrode_miller": [_miller(m) for m in ed_millers],
+                "electrolyte_thickness": electrolyte_thickness, "electrode_thickness": electrode_thickness,
+                "strain_on": strain_on, "gap": gap, "stacking": stacking, "vacuum": vacuum,
+                "fixed_layers": fixed_layers, "scan": scan}
+    cands, built = find_and_build(electrolyte, electrode, settings, calculator if scan else None, pick=pick,
+                                  pick_label="--candidate")
     say(f"{len(cands)} lattice matches of {electrolyte} | {electrode} (strain on the {strain_on}):")
     say(format_candidates(cands, n_list))
-    if not 1 <= pick <= len(cands):
-        raise InputError(f"--candidate {pick}: there are {len(cands)} candidates")
     cand = cands[pick - 1]
-    built = build_interface(cand, gap=gap, stacking=stacking, vacuum=vacuum, fixed_layers=fixed_layers, scan=scan,
-                            calculator=calculator if scan else None)
     summary: dict = {"electrolyte": electrolyte, "electrode": electrode,
                      "candidates": [c.as_dict() for c in cands[:n_list]], "interface": built.summary()}
     say("")
@@ -235,25 +216,17 @@ def interface(electrolyte, electrode, max_strain, max_atoms, max_area, max_index
         summary["relaxation"] = relaxation.summary()
         atoms = relaxation.atoms
         say(format_relax(summary["relaxation"]))
-    rep = None
-    es = None
-    eparams: dict = {}
+    run = None
     if electronic:
-        from workflows.interfaces.matching import load_structure
-        from workflows.interfaces.relax import bulk_reference, electronic_structure, schottky_from_electronic
+        from workflows.interfaces.stages import electronic_stage
 
-        over = {"ecut": ecut} if ecut else {}
-        eparams = {"backend": electronic, "ecut": ecut, "kpts": list(_kpts(kpts) or []) or None,
-                   "bulk_kpts": list(_kpts(bulk_kpts) or []) or None}
-        periods = {"electrolyte": built.electrolyte_period, "electrode": built.electrode_period}
-        es = electronic_structure(atoms, electronic, periods=periods, kpts=_kpts(kpts), **over)
-        bulk = bulk_reference(load_structure(electrolyte).get_primitive_structure(), electronic,
-                              kpts=_kpts(bulk_kpts), **over)
-        rep = schottky_from_electronic(es, bulk)
-        summary["electronic"] = es.as_dict()
-        summary["bulk_reference"] = bulk
-        summary["schottky"] = rep
-        say(format_schottky(rep))
+        run = electronic_stage(atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
+                               bulk_kpts=_kpts(bulk_kpts), directory=Path(out_dir) / "electronic" if out_dir else None,
+                               **({"ecut": ecut} if ecut else {}))
+        summary["electronic"] = run.electronic.as_dict()
+        summary["bulk_reference"] = run.bulk
+        summary["schottky"] = run.report
+        say(format_schottky(run.report))
     files: list[str] = []
     if out_dir:
         d = Path(out_dir)
@@ -266,16 +239,27 @@ def interface(electrolyte, electrode, max_strain, max_atoms, max_area, max_index
             a.info = {}
             write(str(d / "interface_relaxed.extxyz"), a)
             files.append(str(d / "interface_relaxed.extxyz"))
-        if es is not None:
-            files.append(es.save(d / "electronic.npz"))
+        if run is not None:
+            files += _save_electronic(d, run)
     if plot_prefix:
         from analysis.interface_plots import plot_all
 
-        files += plot_all(plot_prefix, atoms=atoms, electronic=es, schottky=rep,
+        files += plot_all(plot_prefix, atoms=atoms, electronic=run.electronic if run else None,
+                          schottky=run.report if run else None,
                           title=f"{cand.electrolyte_termination.label} | {cand.electrode_termination.label}")
     if store:
-        n = _store(summary, built, relaxation, rep, eparams, config)
-        click.echo(f"stored {n} document(s)", err=True)
+        from workflows.interfaces.stages import schottky_documents
+        from workflows.store.hooks import open_store
+
+        with open_store(config) as st:
+            key = store_interface(st, summary, built, relaxation)
+            n = 1
+            if run is not None:
+                n += st.put_many(schottky_documents(
+                    run.report, electrolyte=cand.electrolyte, electrode=cand.electrode, calculator=electronic,
+                    parameters={"interface": summary["interface"]["label"], **run.parameters}, interface_key=key))
+        summary["interface_key"] = key
+        click.echo(f"stored {n} document(s); interface {key}", err=True)
     summary["files"] = files
     if out_dir:
         p = Path(out_dir) / "summary.json"
@@ -285,6 +269,115 @@ def interface(electrolyte, electrode, max_strain, max_atoms, max_area, max_index
         say(f"wrote {f}")
     if as_json:
         echo_json(json.loads(json.dumps(summary, default=_default)))
+
+
+def _save_electronic(d: Path, run) -> list[str]:
+    files = [run.electronic.save(d / "electronic.npz")]
+    if run.bulk is not None:
+        p = d / "bulk_reference.json"
+        p.write_text(json.dumps(run.bulk, indent=2, default=_default))
+        files.append(str(p))
+    p = d / "schottky.json"
+    p.write_text(json.dumps({"schottky": run.report, "parameters": run.parameters}, indent=2, default=_default))
+    files.append(str(p))
+    return files
+
+
+@interface.command("schottky")
+@click.argument("target")
+@click.option("--electronic", default="gpaw", show_default=True, metavar="BACKEND",
+              help="Electronic backend for a new static: gpaw (here), qe, vasp.")
+@click.option("--ecut", type=float, default=None, help="Plane-wave cutoff (eV; preset default).")
+@click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface.")
+@click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
+@click.option("--rerun", is_flag=True, help="Run the static again even when DIR has electronic.npz.")
+@click.option("--threshold", type=float, default=0.05, show_default=True,
+              help="Band-edge DOS threshold (fraction of the layer's DOS scale).")
+@click.option("--tol", type=float, default=0.1, show_default=True, help="Bulk-like layers agree within this (eV).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--plot", "plot_prefix", default=None, metavar="PREFIX",
+              help="Write PREFIX_layer_dos.png, PREFIX_potential.png and PREFIX_structure.png.")
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Where electronic.npz etc. go (default: DIR itself; for a TASK_ID ./schottky_<key>).")
+@click.option("--store", is_flag=True, help="Store the Schottky documents (linked to the interface).")
+@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+def schottky(target, electronic, ecut, kpts, bulk_kpts, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
+             config):
+    """Schottky barriers of an interface: TARGET is an 'interface build -o' folder or a stored
+    interface's key (a unique prefix will do).
+
+    A folder that already holds electronic.npz (and bulk_reference.json) is re-analysed in
+    seconds (--threshold/--tol); otherwise the electronic static of the relaxed (else built)
+    cell and of the bulk electrolyte run with --electronic, and their files are kept.
+    """
+    from workflows.interfaces.relax import ElectronicStructure
+    from workflows.interfaces.stages import electronic_stage, from_directory, from_document, reanalyse
+
+    say = (lambda *a, **k: None) if as_json else click.echo
+    if Path(target).is_dir():
+        src = from_directory(target)
+    elif Path(target).exists():
+        raise InputError(f"{target}: not a folder (give an 'interface build -o' folder or a stored interface key)")
+    else:
+        from workflows.store.hooks import open_store
+
+        with open_store(config) as st:
+            src = from_document(st, target)
+    d = Path(out_dir) if out_dir else (src.directory or Path(f"schottky_{src.interface_key.split(':')[-1][:12]}"))
+    d.mkdir(parents=True, exist_ok=True)
+    say(f"interface {src.label}: {src.atoms.get_chemical_formula(mode='hill')}, {len(src.atoms)} atoms "
+        f"({src.electrolyte} | {src.electrode})")
+    npz = d / "electronic.npz"
+    files: list[str] = []
+    if npz.is_file() and not rerun:
+        es = ElectronicStructure.load(npz)
+        if list(es.symbols) != src.atoms.get_chemical_symbols():
+            raise InputError(f"{npz} is of another cell ({len(es.symbols)} atoms, not this interface's "
+                             f"{len(src.atoms)}): use --rerun or another -o folder")
+        bulk_file = d / "bulk_reference.json"
+        bulk = json.loads(bulk_file.read_text()) if bulk_file.is_file() else None
+        if bulk is None:
+            say("no bulk_reference.json: potential line-up skipped (layer DOS only)")
+        rep = reanalyse(es, bulk, threshold=threshold, tol=tol)
+        params = {"backend": es.calculator, "reanalysed": True, **{k: es.parameters.get(k) for k in ("ecut", "kpts")}}
+        say(f"re-analysed {npz} ({es.calculator}; no new calculation)")
+        from workflows.interfaces.stages import SchottkyRun
+
+        run = SchottkyRun(electronic=es, bulk=bulk, report=rep, parameters=params)
+        p = d / "schottky.json"
+        p.write_text(json.dumps({"schottky": rep, "parameters": params}, indent=2, default=_default))
+        files.append(str(p))
+    else:
+        say(f"electronic static with {electronic} (files in {d / 'electronic'}) ...")
+        run = electronic_stage(src.atoms, src.electrolyte, electronic, periods=src.periods, kpts=_kpts(kpts),
+                               bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold, tol=tol,
+                               **({"ecut": ecut} if ecut else {}))
+        files += _save_electronic(d, run)
+    say(format_schottky(run.report))
+    if plot_prefix:
+        from analysis.interface_plots import plot_all
+
+        files += plot_all(plot_prefix, atoms=src.atoms, electronic=run.electronic, schottky=run.report,
+                          title=src.label)
+    out = {"interface": src.label, "electrolyte": src.electrolyte, "electrode": src.electrode,
+           "interface_key": src.interface_key, "schottky": run.report, "bulk_reference": run.bulk,
+           "parameters": run.parameters, "files": files}
+    if store:
+        from workflows.interfaces.stages import schottky_documents
+        from workflows.store.hooks import open_store
+
+        docs = schottky_documents(run.report, electrolyte=src.electrolyte, electrode=src.electrode,
+                                  calculator=str(run.parameters.get("backend")),
+                                  parameters={"interface": src.label, **src.miller, **run.parameters},
+                                  interface_key=src.interface_key)
+        with open_store(config) as st:
+            n = st.put_many(docs)
+        out["stored"] = [doc.key for doc in docs]
+        click.echo(f"stored {n} document(s)", err=True)
+    for f in files:
+        say(f"wrote {f}")
+    if as_json:
+        echo_json(json.loads(json.dumps(out, default=_default)))
 
 
 def _default(o):

@@ -1,0 +1,305 @@
+"""The interface pipeline as stages shared by the CLI and the Firetasks.
+
+build (lattice match, cell, shift/gap scan) -> relax (W_ad, contact) -> electronic static and
+bulk reference (GPAW, Quantum ESPRESSO or VASP) -> Schottky barriers (both methods).
+
+Each stage takes and returns plain objects, so ``sseflow interface build``, ``sseflow interface
+schottky DIR|TASK_ID`` and the study Fireworks (:mod:`workflows.firetasks`) run the same code.
+An interface travels between stages as an ASE ``Atoms`` with ``arrays["side"]`` (0 electrolyte,
+1 electrode) and ``arrays["layer"]``, plus the repeat distances along the normal (``periods``).
+Stored interface documents keep those as site properties of the structure, so the Schottky
+stage can start from a document alone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.errors import InputError
+
+ELECTRONIC_BACKENDS = ("gpaw", "qe", "vasp")
+
+
+# --------------------------------------------------------------------------- build + relax
+
+def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, pick: int = 1,
+                   pick_label: str = "candidate"):
+    """Ranked lattice matches and the ``pick``-th built (``settings``: the study's ``interface``
+    block / the CLI options: max_strain, max_area, max_atoms, max_index, electrolyte_miller,
+    electrode_miller, electrolyte_thickness, electrode_thickness, strain_on, gap, stacking,
+    vacuum, fixed_layers, scan). Returns ``(candidates, built)``."""
+    from workflows.interfaces.build import build_interface
+    from workflows.interfaces.matching import find_candidates
+
+    st = dict(settings)
+    cands = find_candidates(
+        electrolyte, electrode, max_strain=st["max_strain"], max_area=st["max_area"], max_atoms=st["max_atoms"],
+        max_index=st.get("max_index", 1),
+        electrolyte_millers=[tuple(m) for m in st.get("electrolyte_miller") or []] or None,
+        electrode_millers=[tuple(m) for m in st.get("electrode_miller") or []] or None,
+        electrolyte_thickness=st.get("electrolyte_thickness", 9.0),
+        electrode_thickness=st.get("electrode_thickness", 8.0), strain_on=st.get("strain_on", "electrode"))
+    if not cands:
+        raise InputError(f"no {electrolyte} | {electrode} lattice match within {100 * st['max_strain']:g}% strain, "
+                         f"{st['max_area']:g} Å2 and {st['max_atoms']} atoms: raise max_strain/max_area/max_atoms")
+    if not 1 <= pick <= len(cands):
+        raise InputError(f"{pick_label} {pick}: there are {len(cands)} candidates")
+    scan = bool(st.get("scan", True)) and calculator is not None
+    built = build_interface(cands[pick - 1], gap=st.get("gap", 2.0), stacking=st.get("stacking", "vacuum"),
+                            vacuum=st.get("vacuum", 12.0), fixed_layers=st.get("fixed_layers", 2), scan=scan,
+                            calculator=calculator if scan else None)
+    return cands, built
+
+
+def periods_of(built) -> dict:
+    return {"electrolyte": float(built.electrolyte_period), "electrode": float(built.electrode_period)}
+
+
+def tagged_structure(atoms) -> Any:
+    """pymatgen Structure of an interface with ``side``/``layer`` site properties."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    a = atoms.copy()
+    a.set_constraint()
+    for k in list(a.arrays):
+        if k not in ("numbers", "positions"):
+            del a.arrays[k]
+    a.info = {}
+    s = AseAtomsAdaptor.get_structure(a)
+    side = np.asarray(atoms.arrays.get("side", np.zeros(len(atoms), int)))
+    s.add_site_property("side", ["electrolyte" if x == 0 else "electrode" for x in side])
+    if "layer" in atoms.arrays:
+        s.add_site_property("layer", [int(x) for x in atoms.arrays["layer"]])
+    return s
+
+
+def atoms_from_tagged(structure) -> Any:
+    """ASE Atoms with ``arrays["side"]`` (and ``layer``) from :func:`tagged_structure`'s output
+    (a Structure or its ``as_dict()``)."""
+    from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    s = Structure.from_dict(structure) if isinstance(structure, dict) else structure
+    props = s.site_properties
+    if "side" not in props:
+        raise InputError("the stored interface structure has no 'side' tags (built by an older sseflow?): "
+                         "rebuild it with 'sseflow interface build'")
+    bare = s.copy()
+    for k in list(bare.site_properties):
+        bare.remove_site_property(k)
+    a = AseAtomsAdaptor.get_atoms(bare)
+    a.arrays["side"] = np.array([0 if x == "electrolyte" else 1 for x in props["side"]], dtype=int)
+    if "layer" in props:
+        a.arrays["layer"] = np.array(props["layer"], dtype=int)
+    return a
+
+
+def interface_document(summary: dict, built, relaxation=None, *, study: str | None = None):
+    """The :class:`~workflows.store.documents.InterfaceDocument` of a built (and relaxed) cell."""
+    from workflows.store.documents import InterfaceDocument
+
+    c = built.candidate
+    term = f"{c.electrolyte_termination.label} | {c.electrode_termination.label}"
+    atoms = relaxation.atoms if relaxation is not None else built.atoms
+    params = {"stacking": built.stacking, "gap": round(built.gap, 4),
+              "offset": [round(x, 4) for x in built.in_plane_offset], "matching": c.settings,
+              "periods_A": {k: round(v, 4) for k, v in periods_of(built).items()},
+              "relaxed": relaxation is not None}
+    if relaxation is not None:
+        params["relax"] = {k: relaxation.parameters.get(k) for k in ("model", "fmax", "steps", "optimizer")}
+    extra = {"study": study} if study else {}
+    return InterfaceDocument(
+        electrolyte=c.electrolyte, anode=c.electrode, electrolyte_miller=list(c.electrolyte_miller),
+        anode_miller=list(c.electrode_miller), termination=term,
+        calculator=relaxation.calculator if relaxation is not None else None, parameters=params,
+        structure=tagged_structure(atoms).as_dict(), area_A2=built.area, strain_percent=100 * c.von_mises,
+        work_of_adhesion_J_m2=relaxation.work_of_adhesion if relaxation is not None else None,
+        interface=summary.get("interface"), relaxation=summary.get("relaxation"), **extra)
+
+
+def store_interface(store, summary: dict, built, relaxation=None, *, study: str | None = None) -> str:
+    """Store the interface document; returns its key."""
+    doc = interface_document(summary, built, relaxation, study=study)
+    store.put(doc)
+    return doc.key
+
+
+# --------------------------------------------------------------------------- electronic + Schottky
+
+@dataclass
+class SchottkyRun:
+    """What the electronic stage produced."""
+
+    electronic: Any                  # ElectronicStructure
+    bulk: dict | None
+    report: dict
+    parameters: dict = field(default_factory=dict)
+
+
+def _backend_name(calculator) -> str:
+    return str(calculator if isinstance(calculator, str) else getattr(calculator, "name", "")).lower()
+
+
+def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | None = None, kpts=None,
+                     bulk_kpts=None, directory=None, bulk=None, threshold: float = 0.05, tol: float = 0.1,
+                     **overrides) -> SchottkyRun:
+    """Electronic static of the interface and of the bulk electrolyte, then both barriers.
+
+    ``calculator``: ``gpaw`` (runs here), ``qe`` (pw.x, projwfc.x, pp.x) or ``vasp`` (the
+    configured command; LORBIT=11, LVHAR). ``electrolyte``: name/path/Structure of the bulk
+    reference (primitive cell); ``bulk``: a bulk-reference dict already computed (skips it).
+    ``overrides`` go to the backend preset (``ecut`` ...).
+    """
+    from workflows.interfaces.matching import load_structure
+    from workflows.interfaces.relax import _electronic_backend, schottky_from_electronic
+
+    name = _backend_name(calculator)
+    if name not in ELECTRONIC_BACKENDS:
+        _electronic_backend(calculator)  # the clear error for tight binding
+        raise InputError(f"electronic backend '{name}' is not supported for Schottky barriers "
+                         f"(choose {', '.join(ELECTRONIC_BACKENDS)})")
+    backend = _electronic_backend(calculator, **overrides)
+    d = Path(directory) if directory else None
+    sub = (lambda s: str(d / s)) if d else (lambda s: None)
+    if d:
+        d.mkdir(parents=True, exist_ok=True)
+    bulk_struct = None if bulk is not None else load_structure(electrolyte).get_primitive_structure()
+    if name == "gpaw":
+        from workflows.interfaces.relax import bulk_reference, electronic_structure
+
+        es = electronic_structure(atoms, backend, periods=periods, kpts=kpts,
+                                  txt=sub("interface_gpaw.txt"))
+        if bulk is None:
+            bulk = bulk_reference(bulk_struct, backend, kpts=bulk_kpts, txt=sub("bulk_gpaw.txt"))
+        source = "layers"
+    elif name == "qe":
+        from workflows.interfaces.electronic_qe import qe_bulk_reference, qe_electronic_structure
+
+        if d is None:
+            raise InputError("the QE electronic stage needs a directory for its files")
+        es = qe_electronic_structure(atoms, backend, periods=periods, kpts=kpts, directory=d / "interface")
+        if bulk is None:
+            bulk = qe_bulk_reference(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
+        source = "atoms"
+    else:
+        from workflows.interfaces.electronic_vasp import vasp_bulk_reference, vasp_electronic_structure
+
+        if d is None:
+            raise InputError("the VASP electronic stage needs a directory for its files")
+        es = vasp_electronic_structure(atoms, backend, periods=periods, kpts=kpts, directory=d / "interface")
+        if bulk is None:
+            bulk = vasp_bulk_reference(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
+        source = "atoms"
+    rep = schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
+    params = {"backend": name, **{k: v for k, v in overrides.items() if v is not None},
+              "kpts": list(kpts) if kpts else None, "bulk_kpts": list(bulk_kpts) if bulk_kpts else None,
+              "dos_source": source}
+    return SchottkyRun(electronic=es, bulk=bulk, report=rep, parameters=params)
+
+
+def reanalyse(es, bulk: dict | None, *, threshold: float = 0.05, tol: float = 0.1) -> dict:
+    """Barriers again from a saved electronic structure (no new calculation)."""
+    from workflows.interfaces.relax import schottky_from_electronic
+
+    source = "layers" if es.layer_dos is not None else "atoms"
+    return schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
+
+
+def schottky_documents(rep: dict, *, electrolyte: str, electrode: str, calculator: str, parameters: dict,
+                       interface_key: str | None = None, study: str | None = None) -> list:
+    """One :class:`~workflows.store.documents.SchottkyDocument` per barrier method."""
+    from workflows.store.documents import SchottkyDocument
+
+    docs = []
+    for method, key in (("layer-resolved DOS", "layer_dos"), ("potential line-up", "potential_lineup")):
+        r = rep.get(key)
+        if not r:
+            continue
+        extra = {"study": study} if study else {}
+        docs.append(SchottkyDocument(
+            electrolyte=electrolyte, anode=electrode, method=method, calculator=calculator,
+            parameters={**parameters, "interface_key": interface_key},
+            band_gap_eV=r.get("gap"), barrier_n_eV=r.get("barrier_n"), barrier_p_eV=r.get("barrier_p"),
+            fermi_level_eV=r.get("fermi_level"), vbm_eV=r.get("vbm"), cbm_eV=r.get("cbm"),
+            difference_p_eV=rep.get("difference_p"), difference_n_eV=rep.get("difference_n"),
+            warnings=rep.get("warnings"), details=r, **extra))
+    return docs
+
+
+# --------------------------------------------------------------------------- where an interface comes from
+
+@dataclass
+class InterfaceSource:
+    """An interface to run the electronic stage on: from a build directory or a stored document."""
+
+    atoms: Any
+    electrolyte: str
+    electrode: str
+    periods: dict
+    label: str
+    interface_key: str | None = None
+    directory: Path | None = None
+    miller: dict = field(default_factory=dict)
+
+
+def from_directory(path) -> InterfaceSource:
+    """An ``sseflow interface build -o DIR`` folder: the relaxed cell if there, else the built one."""
+    from ase.io import read
+
+    d = Path(path)
+    summary_file = d / "summary.json"
+    if not summary_file.is_file():
+        raise InputError(f"{d}: no summary.json (not an 'sseflow interface build -o' folder)")
+    try:
+        summary = json.loads(summary_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{summary_file}: not valid JSON ({exc.msg})") from None
+    for name in ("interface_relaxed.extxyz", "interface_built.extxyz"):
+        if (d / name).is_file():
+            atoms = read(str(d / name))
+            break
+    else:
+        raise InputError(f"{d}: no interface_relaxed.extxyz or interface_built.extxyz")
+    if "side" not in atoms.arrays:
+        raise InputError(f"{d / name}: no 'side' column (atoms of each side unknown)")
+    s = summary.get("interface", {})
+    periods = {"electrolyte": float(s.get("electrolyte_period_A") or 2.0),
+               "electrode": float(s.get("electrode_period_A") or 2.0)}
+    return InterfaceSource(atoms=atoms, electrolyte=summary.get("electrolyte") or s.get("electrolyte"),
+                           electrode=summary.get("electrode") or s.get("electrode"), periods=periods,
+                           label=s.get("label", d.name), interface_key=summary.get("interface_key"), directory=d,
+                           miller={"electrolyte_miller": s.get("electrolyte_miller"),
+                                   "electrode_miller": s.get("electrode_miller")})
+
+
+def from_document(store, key: str) -> InterfaceSource:
+    """A stored interface document, by its key (or a unique prefix of it)."""
+    docs = [d for d in store.find("interface", {}) if str(d.get("key", "")).startswith(key)
+            or str(d.get("_id", "")) == key]
+    if not docs:
+        raise InputError(f"no interface document with key '{key}' in the store "
+                         "(sseflow query interfaces lists them; or give an 'interface build -o' folder)")
+    if len({d["key"] for d in docs}) > 1:
+        raise InputError(f"interface key prefix '{key}' is ambiguous ({len(docs)} documents): give more characters")
+    doc = max(docs, key=lambda d: (d.get("created_at", ""), str(d.get("_id"))))
+    if not doc.get("structure"):
+        raise InputError(f"interface document {key} has no structure")
+    atoms = atoms_from_tagged(doc["structure"])
+    p = (doc.get("parameters") or {}).get("periods_A") or {}
+    s = doc.get("interface") or {}
+    periods = {"electrolyte": float(p.get("electrolyte") or s.get("electrolyte_period_A") or 2.0),
+               "electrode": float(p.get("electrode") or s.get("electrode_period_A") or 2.0)}
+    return InterfaceSource(atoms=atoms, electrolyte=doc["electrolyte"], electrode=doc["anode"], periods=periods,
+                           label=s.get("label") or f"{doc['electrolyte']} | {doc['anode']}",
+                           interface_key=doc["key"],
+                           miller={"electrolyte_miller": doc.get("electrolyte_miller"),
+                                   "electrode_miller": doc.get("anode_miller")})
+
+
+__all__ = ["find_and_build", "periods_of", "tagged_structure", "atoms_from_tagged", "interface_document",
+           "store_interface", "electronic_stage", "reanalyse", "schottky_documents", "from_directory",
+           "from_document", "InterfaceSource", "SchottkyRun", "ELECTRONIC_BACKENDS"]
