@@ -201,3 +201,20 @@ def test_cli_relax_cif_with_emt(tmp_path):
     assert a_conv == pytest.approx(3.59, abs=0.02)       # EMT's fcc Cu
     p = _sseflow("relax", str(cif), "--calculator", "emt", "--static", env_home=tmp_path / "home")
     assert p.returncode == 0 and "completed" in p.stdout
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("chgnet") is None, reason="chgnet not installed")
+def test_validate_phase_reports_every_check():
+    """workflows.structures.validate: the structural checks and a CHGNet formation energy (single points)."""
+    from workflows.structures.validate import default_reference_csv, validate_phase
+
+    ref = default_reference_csv()
+    r = validate_phase("Li15Si4", relax=False, reference_csv=ref if ref.is_file() else None)
+    assert {"name", "formula", "spacegroup_expected", "spacegroup_found", "min_distance_ratio",
+            "chgnet_formation_energy", "mp_formation_energy", "deviation", "ok"} <= set(r)
+    assert r["formula"] == "Li15Si4" and r["spacegroup_found"] == r["spacegroup_expected"] == 220
+    assert r["min_distance_ratio"] >= 0.8
+    assert -0.5 < r["chgnet_formation_energy"] < 0.0
+    if ref.is_file():
+        assert r["mp_formation_energy"] == pytest.approx(-0.2334, abs=1e-3)
+        assert r["deviation"] == pytest.approx(r["chgnet_formation_energy"] - r["mp_formation_energy"])

@@ -296,3 +296,43 @@ def test_phonons_and_windows_at_temperature(home, tmp_path, capsys):
     temps = sorted(w["inputs"]["temperature_K"] is not None for w in db["windows"])
     assert temps == [False, True]
     assert (tmp_path / "out" / "windows_temperature.md").is_file()
+
+
+def test_interface_and_schottky_fireworks_with_gpaw(home, tmp_path, capsys):
+    """compute.schottky: the interface Firework stores the tagged cell, a child Schottky Firework
+    runs the GPAW statics (cell and bulk LiF) and stores both barriers linked to it (a 12-atom
+    LiF(100) | Li(110) cell, PW 200 eV, 2x2x1 k: plumbing, not converged numbers)."""
+    pytest.importorskip("gpaw")
+    (tmp_path / "sk.yaml").write_text("""name: lif_schottky
+electrolytes: [LiF]
+anodes: [Li]
+calculators: {interfaces: emt, electronic: {name: gpaw, preset: {ecut: 200}}}
+compute: {windows: false, reactions: false, interfaces: true, schottky: true}
+interface: {electrolyte_miller: [[1, 0, 0]], electrode_miller: [[1, 1, 0]], max_atoms: 12, max_area: 20,
+            electrolyte_thickness: 3, electrode_thickness: 3, max_strain: 0.2, stacking: periodic,
+            fixed_layers: 1, scan: false, relax: false, kpts: [2, 2, 1], bulk_kpts: [2, 2, 2]}
+output: out
+""")
+    rc, out, err = sseflow(capsys, "study", "sk.yaml")
+    assert rc == 0, err
+    assert "3 Fireworks (1 interface, 1 schottky, 1 report)" in err
+    db = stored(home)
+    (idoc,) = db["interfaces"]
+    assert set(idoc["structure"]["sites"][0]["properties"]) >= {"side", "layer"}
+    sk = db["schottky"]
+    assert sorted(d["method"] for d in sk) == ["layer-resolved DOS", "potential line-up"]
+    for d in sk:
+        assert d["parameters"]["interface_key"] == idoc["key"] and d["calculator"] == "gpaw"
+        assert d["parameters"]["ecut"] == 200
+    # a 2-layer LiF slab has no bulk-like layer: the layer method says so instead of inventing one
+    layer = next(d for d in sk if d["method"] == "layer-resolved DOS")
+    assert layer["barrier_p_eV"] is None and not layer["details"]["converged"]
+    lineup = next(d for d in sk if d["method"] == "potential line-up")
+    assert lineup["barrier_p_eV"] + lineup["barrier_n_eV"] == pytest.approx(lineup["band_gap_eV"], abs=1e-6)
+    assert 5.0 < lineup["band_gap_eV"] < 11.0  # PBE LiF at 200 eV, 2x2x2 k
+    md = (tmp_path / "out" / "interfaces.md").read_text()
+    assert "LiF(100)" in md and "barrier_p_eV_lineup" in md
+    import csv
+
+    (row,) = list(csv.DictReader((tmp_path / "out" / "interfaces.csv").open()))
+    assert row["barrier_n_eV_lineup"] == f"{lineup['barrier_n_eV']:.2f}" and row["barrier_p_eV_layer_dos"] == "-"

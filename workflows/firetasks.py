@@ -612,15 +612,20 @@ def interface_table(docs: list[dict], schottky: list[dict], fmt: str) -> str:
     import io
 
     head = ["electrolyte", "anode", "electrolyte_miller", "anode_miller", "termination", "area_A2", "strain_percent",
-            "work_of_adhesion_J_m2", "barrier_n_eV", "barrier_p_eV"]
+            "work_of_adhesion_J_m2", "barrier_n_eV_layer_dos", "barrier_p_eV_layer_dos", "barrier_n_eV_lineup",
+            "barrier_p_eV_lineup", "band_gap_eV"]
     rows = []
     for d in docs:
-        sk = [s for s in schottky if s["electrolyte"] == d["electrolyte"] and s["anode"] == d["anode"]]
-        layer = next((s for s in sk if s.get("method") == "layer-resolved DOS"), sk[0] if sk else {})
+        sk = [s for s in schottky if s["electrolyte"] == d["electrolyte"] and s["anode"] == d["anode"]
+              and (s.get("parameters") or {}).get("interface_key") in (None, d.get("key"))]
+        layer = next((s for s in sk if s.get("method") == "layer-resolved DOS"), {})
+        lineup = next((s for s in sk if s.get("method") == "potential line-up"), {})
         rows.append([d["electrolyte"], d["anode"], "".join(map(str, d.get("electrolyte_miller") or [])),
                      "".join(map(str, d.get("anode_miller") or [])), d.get("termination") or "",
                      _fmt(d.get("area_A2"), 1), _fmt(d.get("strain_percent"), 2), _fmt(d.get("work_of_adhesion_J_m2"), 3),
-                     _fmt(layer.get("barrier_n_eV"), 2), _fmt(layer.get("barrier_p_eV"), 2)])
+                     _fmt(layer.get("barrier_n_eV"), 2), _fmt(layer.get("barrier_p_eV"), 2),
+                     _fmt(lineup.get("barrier_n_eV"), 2), _fmt(lineup.get("barrier_p_eV"), 2),
+                     _fmt(lineup.get("band_gap_eV"), 2)])
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -928,7 +933,8 @@ class SchottkyTask(_StudyTask):
             raise InputError(f"no interface for {self['label']} in the spec (its interface Firework did not run)")
         keys = interface_schottky(key, self["electronic"], self["settings"], spec, self.get("study"), store=store)
         end_of_firework(store)
-        return FWAction(stored_data={"schottky": keys}, mod_spec=[{"_push_all": {"schottky_ids": keys}}])
+        return FWAction(stored_data={"schottky": keys}, mod_spec=[{"_push_all": {"schottky_ids": keys}},
+                                                                  _set("interface_ids", {self["label"]: key})])
 
 
 @explicit_serialize

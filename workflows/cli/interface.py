@@ -60,6 +60,22 @@ def _kpts(value: str | None):
     return k
 
 
+def _settings(values) -> dict:
+    """``--set KEY=VALUE`` pairs (VALUE read as YAML: numbers, lists, {El: file} mappings)."""
+    import yaml
+
+    out = {}
+    for item in values or ():
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set '{item}': use KEY=VALUE (e.g. --set ecutwfc=40)")
+        try:
+            out[key.strip()] = yaml.safe_load(val)
+        except yaml.YAMLError:
+            raise InputError(f"--set '{item}': the value is not valid YAML") from None
+    return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:+.2f}%"
 
@@ -170,6 +186,8 @@ def interface():
 @click.option("--ecut", type=float, default=None, help="Plane-wave cutoff for --electronic (eV; preset default).")
 @click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface for --electronic.")
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of the electronic backend's preset (repeat; e.g. --set functional=pbesol).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 @click.option("--plot", "plot_prefix", default=None, metavar="PREFIX",
               help="Write PREFIX_structure.png (and _layer_dos.png, _potential.png with --electronic).")
@@ -179,8 +197,8 @@ def interface():
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
 def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el_millers, ed_millers,
           electrolyte_thickness, electrode_thickness, strain_on, n_list, pick, stacking, vacuum, gap, scan,
-          fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, as_json, plot_prefix,
-          out_dir, store, config):
+          fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, overrides, as_json,
+          plot_prefix, out_dir, store, config):
     """Lattice matches of ELECTROLYTE | ELECTRODE, the chosen cell built (and relaxed).
 
     ELECTROLYTE / ELECTRODE: a CIF/POSCAR path or a structure name (Li3PS4, Li, Si, LiF, ...).
@@ -222,7 +240,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
 
         run = electronic_stage(atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
                                bulk_kpts=_kpts(bulk_kpts), directory=Path(out_dir) / "electronic" if out_dir else None,
-                               **({"ecut": ecut} if ecut else {}))
+                               **_settings(overrides), **({"ecut": ecut} if ecut else {}))
         summary["electronic"] = run.electronic.as_dict()
         summary["bulk_reference"] = run.bulk
         summary["schottky"] = run.report
@@ -290,6 +308,8 @@ def _save_electronic(d: Path, run) -> list[str]:
 @click.option("--ecut", type=float, default=None, help="Plane-wave cutoff (eV; preset default).")
 @click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface.")
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of the backend's preset (repeat; e.g. --set ecutwfc=30 --set functional=pbesol).")
 @click.option("--rerun", is_flag=True, help="Run the static again even when DIR has electronic.npz.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Band-edge DOS threshold (fraction of the layer's DOS scale).")
@@ -301,7 +321,7 @@ def _save_electronic(d: Path, run) -> list[str]:
               help="Where electronic.npz etc. go (default: DIR itself; for a TASK_ID ./schottky_<key>).")
 @click.option("--store", is_flag=True, help="Store the Schottky documents (linked to the interface).")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
-def schottky(target, electronic, ecut, kpts, bulk_kpts, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
+def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
              config):
     """Schottky barriers of an interface: TARGET is an 'interface build -o' folder or a stored
     interface's key (a unique prefix will do).
@@ -351,7 +371,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, rerun, threshold, tol, a
         say(f"electronic static with {electronic} (files in {d / 'electronic'}) ...")
         run = electronic_stage(src.atoms, src.electrolyte, electronic, periods=src.periods, kpts=_kpts(kpts),
                                bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold, tol=tol,
-                               **({"ecut": ecut} if ecut else {}))
+                               **_settings(overrides), **({"ecut": ecut} if ecut else {}))
         files += _save_electronic(d, run)
     say(format_schottky(run.report))
     if plot_prefix:
