@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -114,74 +113,6 @@ def _rocket_launchpad():
     return None
 
 
-def _adopt_embedded(lp):
-    """Make the LaunchPad's in-memory mongomock store the process's embedded results store.
-
-    FireWorks' ``rlaunch``/``qlaunch`` open the store file with their own mongomock client; a
-    second client would hold a second copy of the database and one of them would be lost. The
-    LaunchPad's copy becomes the store handle (with the lock and atomic flushes of
-    :mod:`workflows.store.client`).
-    """
-    from workflows.store import client as C
-    from workflows.store.config import StoreConfig, StoreError, StoreLockedError
-
-    server_store = lp.connection._store
-    path = Path(server_store._filename)
-    cfg = StoreConfig(backend="embedded", path=path, database=lp.name, source="the Rocket's LaunchPad")
-    with C._LOCK:
-        h = C._HANDLES.get(cfg.identity)
-        if h is not None and not h.closed and h.pid == os.getpid():
-            if h.server_store is server_store:
-                return h
-            raise StoreError(f"{path} is open twice in this process (sseflow's client and a FireWorks "
-                             f"LaunchPad): use workflows.store.get_launchpad()")
-        fd = C._try_lock(cfg.lock_path)
-        if fd is None:
-            raise StoreLockedError(f"embedded store {path} is in use by PID {C.lock_holder(cfg.lock_path)} "
-                                   f"(lock file {cfg.lock_path})")
-        C._patch_persistence()
-        # FireWorks made this store before sseflow patched mongomock-persistence: its at-exit
-        # writer is the plain one; use the atomic, guarded writer instead
-        old = getattr(server_store, "_finalizer", None)
-        if old is not None:
-            old.detach()
-        server_store._finalizer = weakref.finalize(server_store, C._guarded_to_file, server_store)
-        h = C.StoreHandle(config=cfg, client=lp.connection, server_store=server_store, lock_fd=fd)
-        h.launchpad = lp
-        real = os.path.realpath(path)
-        C._HANDLES[cfg.identity] = h
-        C._OWNED_FILES[real] = h
-        C._EVER_OWNED.add(real)
-        return h
-
-
-def _handle_for_launchpad(lp):
-    from workflows.store import client as C
-    from workflows.store.config import StoreConfig
-
-    for h in list(C._HANDLES.values()):
-        if h.closed or h.pid != os.getpid():
-            continue
-        if h.launchpad is lp or (h.embedded and getattr(lp.connection, "_store", None) is h.server_store):
-            return h
-    if type(lp.connection).__module__.startswith("mongomock"):
-        return _adopt_embedded(lp)
-    if getattr(lp, "uri_mode", False):
-        uri = lp.host
-    else:
-        from urllib.parse import quote_plus
-
-        cred = ""
-        if lp.username:
-            cred = quote_plus(str(lp.username)) + (f":{quote_plus(str(lp.password))}" if lp.password else "") + "@"
-        uri = f"mongodb://{cred}{lp.host}:{lp.port}/{lp.name}"
-        if lp.username:
-            uri += f"?authSource={quote_plus(str(lp.authsource or lp.name))}"
-    kwargs = {k: v for k, v in (lp.mongoclient_kwargs or {}).items() if k not in ("_store",)}
-    return C.connect(StoreConfig(backend="mongodb", uri=uri, database=lp.name, mongoclient_kwargs=kwargs,
-                                 source="the Rocket's LaunchPad"))
-
-
 def task_store(fw_spec: dict | None = None, launchpad=None):
     """The :class:`ResultsStore` for a Firetask: the database of the Rocket's LaunchPad.
 
@@ -194,7 +125,9 @@ def task_store(fw_spec: dict | None = None, launchpad=None):
 
     lp = launchpad or _rocket_launchpad()
     if lp is not None:
-        return ResultsStore(_handle_for_launchpad(lp))
+        from workflows.store.client import handle_for_launchpad
+
+        return ResultsStore(handle_for_launchpad(lp))
     cfg = (fw_spec or {}).get("_fw_env", {}).get("sseflow_db") if fw_spec else None
     return ResultsStore(connect(cfg))
 

@@ -48,7 +48,8 @@ from workflows.store.config import (
 )
 
 __all__ = ["StoreError", "StoreLockedError", "ConfigError", "StoreHandle", "connect", "get_database",
-           "get_launchpad", "flush", "flush_all", "close", "close_all", "atomic_write_text", "lock_holder"]
+           "get_launchpad", "flush", "flush_all", "close", "close_all", "atomic_write_text", "lock_holder",
+           "adopt_launchpad", "handle_for_launchpad"]
 
 _LOCK = threading.RLock()
 _HANDLES: dict[str, "StoreHandle"] = {}  # config identity -> handle
@@ -497,3 +498,70 @@ def _close_handle(handle: StoreHandle) -> None:
             handle.lock_fd = None
         else:
             _close_quietly(handle.client)
+
+
+# --------------------------------------------------------------------------- a LaunchPad made by FireWorks
+
+def adopt_launchpad(lp) -> StoreHandle:
+    """Make an embedded LaunchPad's in-memory mongomock store the process's results store.
+
+    FireWorks' ``rlaunch``/``qlaunch`` open the store file with their own mongomock client; a
+    second client would hold a second copy of the database and one of them would be lost. The
+    LaunchPad's copy becomes the store handle, with this module's lock and atomic flushes.
+    """
+    import weakref
+
+    server_store = lp.connection._store
+    path = Path(server_store._filename)
+    cfg = StoreConfig(backend="embedded", path=path, database=lp.name, source="the Rocket's LaunchPad")
+    with _LOCK:
+        h = _HANDLES.get(cfg.identity)
+        if h is not None and not h.closed and h.pid == os.getpid():
+            if h.server_store is server_store:
+                return h
+            raise StoreError(f"{path} is open twice in this process (sseflow's client and a FireWorks "
+                             f"LaunchPad): use workflows.store.get_launchpad()")
+        fd = _try_lock(cfg.lock_path)
+        if fd is None:
+            raise StoreLockedError(f"embedded store {path} is in use by PID {lock_holder(cfg.lock_path)} "
+                                   f"(lock file {cfg.lock_path})")
+        _patch_persistence()
+        # FireWorks made this store before sseflow patched mongomock-persistence: its at-exit
+        # writer is the plain one; use the atomic, guarded writer instead
+        old = getattr(server_store, "_finalizer", None)
+        if old is not None:
+            old.detach()
+        server_store._finalizer = weakref.finalize(server_store, _guarded_to_file, server_store)
+        h = StoreHandle(config=cfg, client=lp.connection, server_store=server_store, lock_fd=fd)
+        h.launchpad = lp
+        real = os.path.realpath(path)
+        _HANDLES[cfg.identity] = h
+        _OWNED_FILES[real] = h
+        _EVER_OWNED.add(real)
+        return h
+
+
+def handle_for_launchpad(lp) -> StoreHandle:
+    """The store handle of a FireWorks LaunchPad's database: the open handle that made it, the
+    adopted embedded store (:func:`adopt_launchpad`), or a client to its MongoDB server."""
+    from urllib.parse import quote_plus
+
+    for h in list(_HANDLES.values()):
+        if h.closed or h.pid != os.getpid():
+            continue
+        if h.launchpad is lp or (h.embedded and getattr(lp.connection, "_store", None) is h.server_store):
+            return h
+    if type(lp.connection).__module__.startswith("mongomock"):
+        return adopt_launchpad(lp)
+    if getattr(lp, "uri_mode", False):
+        uri = lp.host
+    else:
+        cred = ""
+        if lp.username:
+            cred = quote_plus(str(lp.username)) + (f":{quote_plus(str(lp.password))}" if lp.password else "") + "@"
+        uri = f"mongodb://{cred}{lp.host}:{lp.port}/{lp.name}"
+        if lp.username:
+            uri += f"?authSource={quote_plus(str(lp.authsource or lp.name))}"
+    kwargs = {k: v for k, v in (lp.mongoclient_kwargs or {}).items() if k not in ("_store",)}
+    return connect(StoreConfig(backend="mongodb", uri=uri, database=lp.name, mongoclient_kwargs=kwargs,
+                               source="the Rocket's LaunchPad"))
