@@ -309,3 +309,20 @@ def test_sevennet_missing_is_input_error(monkeypatch):
         monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(InputError, match="pip install sevenn"):
         get_calculator("sevennet")
+
+
+def test_one_thread_for_torch_and_blas(chgnet):
+    """The CHGNet backend pins torch and the BLAS pools numpy loaded to the thread count asked."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from workflows.calculators.chgnet import set_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_torch_threads(1)
+        assert torch.get_num_threads() == 1
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+    finally:
+        set_torch_threads(before)
