@@ -41,7 +41,12 @@ def apply_mp2020(entry):
     return out
 
 
-def parse_vasprun(path: str | os.PathLike) -> "Vasprun":  # noqa: F821
+def parse_vasprun(path: str | os.PathLike, *, parse_dos: bool = False, parse_eigen: bool = False,
+                  parse_projected_eigen: bool = False) -> "Vasprun":  # noqa: F821
+    """pymatgen ``Vasprun`` of ``path`` (a file, or a folder with ``vasprun.xml[.gz]``); InputError if unreadable.
+
+    DOS, eigenvalues and projections are skipped unless asked for (they dominate the parse time).
+    """
     from pymatgen.io.vasp import Vasprun
 
     path = Path(path)
@@ -55,7 +60,8 @@ def parse_vasprun(path: str | os.PathLike) -> "Vasprun":  # noqa: F821
     if not path.is_file():
         raise InputError(f"VASP output not found: {path}")
     try:
-        return Vasprun(str(path), parse_dos=False, parse_eigen=False, parse_potcar_file=False)
+        return Vasprun(str(path), parse_dos=parse_dos, parse_eigen=parse_eigen,
+                       parse_projected_eigen=parse_projected_eigen, parse_potcar_file=False)
     except Exception as exc:
         raise InputError(f"cannot parse {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
@@ -79,7 +85,9 @@ class VASPBackend(Backend):
 
     # ------------------------------------------------------------ inputs
     def input_set(self, structure, task: str = "relax", fmax: float | None = None, steps: int | None = None,
-                  relax_cell: bool = True):
+                  relax_cell: bool = True, incar: dict | None = None, kpoints=None):
+        """The pymatgen input set; ``incar`` (INCAR tags) goes over the preset's ``user_incar_settings``
+        and ``kpoints`` (a pymatgen ``Kpoints`` or a settings dict) replaces ``user_kpoints_settings``."""
         from pymatgen.io.vasp import sets
 
         if task not in _SETS:
@@ -87,7 +95,7 @@ class VASPBackend(Backend):
         if not hasattr(structure, "lattice"):
             structure = to_structure(to_atoms(structure))
         p = self.parameters
-        incar = dict(p.get("user_incar_settings") or {})
+        incar = {**dict(p.get("user_incar_settings") or {}), **dict(incar or {})}
         if task == "relax":
             incar.setdefault("EDIFFG", -abs(float(p["fmax"] if fmax is None else fmax)))
             incar.setdefault("NSW", int(p["max_steps"] if steps is None else steps))
@@ -96,7 +104,7 @@ class VASPBackend(Backend):
         cls = getattr(sets, p.get("input_set", {}).get(task, _SETS[task]) if isinstance(p.get("input_set"), dict)
                       else _SETS[task])
         return cls(structure, user_incar_settings=incar,
-                   user_kpoints_settings=(p.get("user_kpoints_settings") or None),
+                   user_kpoints_settings=(kpoints if kpoints is not None else (p.get("user_kpoints_settings") or None)),
                    user_potcar_functional=p.get("user_potcar_functional", "PBE"))
 
     def write_inputs(self, structure, directory: str | os.PathLike, task: str = "relax",

@@ -310,6 +310,10 @@ def _save_electronic(d: Path, run) -> list[str]:
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a key of the backend's preset (repeat; e.g. --set ecutwfc=30 --set functional=pbesol).")
+@click.option("--from-run", "from_run", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Read a finished VASP (vasprun.xml, LOCPOT) or QE static of this cell instead of running one.")
+@click.option("--bulk-run", "bulk_run", default=None, type=click.Path(exists=True),
+              help="Bulk reference: a bulk_reference.json or a finished VASP bulk static folder.")
 @click.option("--rerun", is_flag=True, help="Run the static again even when DIR has electronic.npz.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Band-edge DOS threshold (fraction of the layer's DOS scale).")
@@ -321,7 +325,7 @@ def _save_electronic(d: Path, run) -> list[str]:
               help="Where electronic.npz etc. go (default: DIR itself; for a TASK_ID ./schottky_<key>).")
 @click.option("--store", is_flag=True, help="Store the Schottky documents (linked to the interface).")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
-def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
+def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bulk_run, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
              config):
     """Schottky barriers of an interface: TARGET is an 'interface build -o' folder or a stored
     interface's key (a unique prefix will do).
@@ -349,7 +353,20 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, rerun, thresh
         f"({src.electrolyte} | {src.electrode})")
     npz = d / "electronic.npz"
     files: list[str] = []
-    if npz.is_file() and not rerun:
+    if from_run:
+        from workflows.interfaces.stages import SchottkyRun, read_bulk, read_run, run_kind
+
+        es = read_run(from_run, src.atoms, src.periods)
+        bulk = read_bulk(bulk_run) if bulk_run else None
+        if bulk is None:
+            say("no --bulk-run: potential line-up skipped (layer DOS only)")
+        rep = reanalyse(es, bulk, threshold=threshold, tol=tol)
+        params = {"backend": run_kind(from_run), "from_run": str(Path(from_run).resolve()),
+                  "bulk_run": str(Path(bulk_run).resolve()) if bulk_run else None, "dos_source": "atoms"}
+        say(f"read {params['backend']} run {from_run}")
+        run = SchottkyRun(electronic=es, bulk=bulk, report=rep, parameters=params)
+        files += _save_electronic(d, run)
+    elif npz.is_file() and not rerun:
         es = ElectronicStructure.load(npz)
         if list(es.symbols) != src.atoms.get_chemical_symbols():
             raise InputError(f"{npz} is of another cell ({len(es.symbols)} atoms, not this interface's "

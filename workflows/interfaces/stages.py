@@ -230,6 +230,50 @@ def schottky_documents(rep: dict, *, electrolyte: str, electrode: str, calculato
     return docs
 
 
+def run_kind(run_dir) -> str:
+    """``vasp`` or ``qe`` from the files of a finished run folder (InputError otherwise)."""
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise InputError(f"{d}: not a folder")
+    if any(d.glob("vasprun.xml*")):
+        return "vasp"
+    if any(d.glob("*.save/data-file-schema.xml")) or (d / "espresso.pwo").is_file():
+        return "qe"
+    raise InputError(f"{d}: no vasprun.xml (VASP) or *.save/data-file-schema.xml (Quantum ESPRESSO) here")
+
+
+def read_run(run_dir, atoms, periods: dict | None = None):
+    """The :class:`~workflows.interfaces.relax.ElectronicStructure` of a finished VASP or QE static
+    of this interface (run elsewhere, e.g. from the inputs sseflow wrote); ``atoms`` give the sides."""
+    kind = run_kind(run_dir)
+    if kind == "vasp":
+        from workflows.interfaces.electronic_vasp import read_vasp_electronic
+
+        return read_vasp_electronic(run_dir, atoms, periods=periods)
+    from workflows.interfaces.electronic_qe import read_qe_electronic
+
+    return read_qe_electronic(run_dir, atoms, periods=periods)
+
+
+def read_bulk(path) -> dict:
+    """A bulk reference: a ``bulk_reference.json`` file, or a finished VASP bulk static folder."""
+    p = Path(path)
+    if p.is_file():
+        try:
+            bulk = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}: not valid JSON ({exc.msg})") from None
+        missing = [k for k in ("vbm", "cbm", "gap", "mean_potential") if k not in bulk]
+        if missing:
+            raise InputError(f"{p}: not a bulk reference (missing {', '.join(missing)})")
+        return bulk
+    if run_kind(p) != "vasp":
+        raise InputError(f"{p}: give a bulk_reference.json or a VASP bulk folder (QE bulk runs: sseflow runs them)")
+    from workflows.interfaces.electronic_vasp import read_vasp_bulk
+
+    return read_vasp_bulk(p)
+
+
 # --------------------------------------------------------------------------- where an interface comes from
 
 @dataclass
@@ -301,5 +345,5 @@ def from_document(store, key: str) -> InterfaceSource:
 
 
 __all__ = ["find_and_build", "periods_of", "tagged_structure", "atoms_from_tagged", "interface_document",
-           "store_interface", "electronic_stage", "reanalyse", "schottky_documents", "from_directory",
+           "store_interface", "electronic_stage", "reanalyse", "read_run", "read_bulk", "run_kind", "schottky_documents", "from_directory",
            "from_document", "InterfaceSource", "SchottkyRun", "ELECTRONIC_BACKENDS"]
