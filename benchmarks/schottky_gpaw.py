@@ -16,6 +16,7 @@ Systems (``--system``):
   lif    LiF(100) | Li(110), 57 atoms at --electrolyte-thickness 15 (eight LiF layers).
 
 Run:  .venv/bin/python benchmarks/schottky_gpaw.py --system li2s [--relax] [--no-peer] [--json out.json]
+      .venv/bin/python benchmarks/schottky_gpaw.py --system lif --electrolyte-thickness 23 --max-atoms 90 --relax
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--system", choices=sorted(SYSTEMS), default="li2s")
     ap.add_argument("--electrolyte-thickness", type=float, default=None)
+    ap.add_argument("--max-atoms", type=int, default=None)
     ap.add_argument("--ecut", type=float, default=300.0)
     ap.add_argument("--kpts", default=None, help="interface k mesh, e.g. 3,2,1")
     ap.add_argument("--relax", action="store_true", help="CHGNet relaxation before the static")
@@ -57,6 +59,8 @@ def main(argv=None) -> int:
     cfg = dict(SYSTEMS[a.system])
     if a.electrolyte_thickness:
         cfg["electrolyte_thickness"] = a.electrolyte_thickness
+    if a.max_atoms:
+        cfg["max_atoms"] = a.max_atoms
     kpts = tuple(int(x) for x in a.kpts.split(",")) if a.kpts else cfg["kpts"]
 
     from workflows.calculators.chgnet import set_torch_threads

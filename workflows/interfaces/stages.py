@@ -176,23 +176,16 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
         if bulk is None:
             bulk = bulk_reference(bulk_struct, backend, kpts=bulk_kpts, txt=sub("bulk_gpaw.txt"))
         source = "layers"
-    elif name == "qe":
-        from workflows.interfaces.electronic_qe import qe_bulk_reference, qe_electronic_structure
+    else:  # qe, vasp: electronic_<name>.<name>_electronic_structure / <name>_bulk_reference
+        import importlib
 
+        mod = importlib.import_module(f"workflows.interfaces.electronic_{name}")
         if d is None:
-            raise InputError("the QE electronic stage needs a directory for its files")
-        es = qe_electronic_structure(atoms, backend, periods=periods, kpts=kpts, directory=d / "interface")
+            raise InputError(f"the {name} electronic stage needs a directory for its files")
+        es = getattr(mod, f"{name}_electronic_structure")(atoms, backend, periods=periods, kpts=kpts,
+                                                           directory=d / "interface")
         if bulk is None:
-            bulk = qe_bulk_reference(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
-        source = "atoms"
-    else:
-        from workflows.interfaces.electronic_vasp import vasp_bulk_reference, vasp_electronic_structure
-
-        if d is None:
-            raise InputError("the VASP electronic stage needs a directory for its files")
-        es = vasp_electronic_structure(atoms, backend, periods=periods, kpts=kpts, directory=d / "interface")
-        if bulk is None:
-            bulk = vasp_bulk_reference(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
+            bulk = getattr(mod, f"{name}_bulk_reference")(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
         source = "atoms"
     rep = schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
     params = {"backend": name, **{k: v for k, v in overrides.items() if v is not None},
