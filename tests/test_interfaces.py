@@ -180,6 +180,13 @@ def test_build_periodic_cell_and_isolated_slabs(si_candidates):
     assert len(slab) == c.electrode_atoms and slab.cell[2, 2] > a.cell[2, 2] - 2.0 + 10.0 - 1e-6 - 20
     zz = slab.get_positions()[:, 2]
     assert slab.cell[2, 2] - (zz.max() - zz.min()) == pytest.approx(12.0, abs=1e-6)
+    # the electrolyte slab holds the fixed layer: moved with the rest, still fixed, the slab intact
+    el = b.side_atoms("electrolyte")
+    ze_new = el.get_positions()[:, 2]
+    assert np.allclose(np.sort(ze_new) - ze_new.min(), np.sort(ze) - ze.min(), atol=1e-6)
+    assert el.cell[2, 2] - (ze_new.max() - ze_new.min()) == pytest.approx(12.0, abs=1e-6)
+    (fix,) = el.constraints
+    assert len(fix.index) == len(b.fixed)
 
 
 def test_distance_check_rejects_a_bad_cell(si_candidates):

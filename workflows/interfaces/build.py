@@ -136,7 +136,9 @@ class BuiltInterface:
             cell[2] = [0, 0, pos[:, 2].max() + ev]
             pos[:, 2] += ev / 2
             sub.set_cell(cell)
-            sub.set_positions(pos)
+            # apply_constraint=False: FixAtoms would otherwise leave the fixed atoms where they
+            # were, tearing the slab apart (the isolated slab's energy then makes W_ad absurd)
+            sub.set_positions(pos, apply_constraint=False)
         return sub
 
     def summary(self) -> dict:
