@@ -522,7 +522,7 @@ def interface_schottky(interface_key: str, electronic: dict, settings: dict, fw_
     from workflows.interfaces.stages import electronic_stage, from_document, schottky_documents
 
     store = store or task_store(fw_spec)
-    src = from_document(store, interface_key)
+    src = from_document(store, interface_key, settings.get("schottky_cell", "auto"))
     st = dict(settings)
     store.flush()
     over = resolve_preset(electronic.get("preset"), fw_spec, electronic["name"])
@@ -533,7 +533,7 @@ def interface_schottky(interface_key: str, electronic: dict, settings: dict, fw_
     run.electronic.save(work_dir(fw_spec, "schottky") / "electronic.npz")
     docs = schottky_documents(run.report, electrolyte=src.electrolyte, electrode=src.electrode,
                               calculator=electronic["name"],
-                              parameters={"interface": src.label, **src.miller, **run.parameters},
+                              parameters={"interface": src.label, **src.miller, **run.parameters, "cell": src.cell},
                               interface_key=src.interface_key, study=study)
     store.put_many(docs)
     return [d.key for d in docs]

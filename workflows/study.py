@@ -404,6 +404,7 @@ class InterfaceSettings(_Strict):
     relax: bool = True                  # relax the cell and both slabs: work of adhesion
     fmax: float = 0.05
     steps: int = 300
+    schottky_cell: Literal["auto", "relaxed", "built"] = "auto"  # auto: relaxed unless it polarised the electrolyte
     kpts: Optional[list[int]] = None    # electronic static of the interface (compute.schottky)
     bulk_kpts: Optional[list[int]] = None
 

@@ -236,11 +236,15 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
         say(format_relax(summary["relaxation"]))
     run = None
     if electronic:
-        from workflows.interfaces.stages import electronic_stage
+        from workflows.interfaces.stages import choose_cell, electronic_stage
 
-        run = electronic_stage(atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
+        which, notes = choose_cell("auto", summary.get("relaxation"), relaxation is not None)
+        for n in notes:
+            say(f"note: {n}")
+        run = electronic_stage(atoms if which == "relaxed" else built.atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
                                bulk_kpts=_kpts(bulk_kpts), directory=Path(out_dir) / "electronic" if out_dir else None,
                                **_settings(overrides), **({"ecut": ecut} if ecut else {}))
+        run.parameters["cell"] = which
         summary["electronic"] = run.electronic.as_dict()
         summary["bulk_reference"] = run.bulk
         summary["schottky"] = run.report
@@ -314,6 +318,8 @@ def _save_electronic(d: Path, run) -> list[str]:
               help="Read a finished VASP (vasprun.xml, LOCPOT) or QE static of this cell instead of running one.")
 @click.option("--bulk-run", "bulk_run", default=None, type=click.Path(exists=True),
               help="Bulk reference: a bulk_reference.json or a finished VASP bulk static folder.")
+@click.option("--cell", type=click.Choice(["auto", "relaxed", "built"]), default="auto", show_default=True,
+              help="Which cell: auto = the relaxed one unless its relaxation polarised the electrolyte.")
 @click.option("--rerun", is_flag=True, help="Run the static again even when DIR has electronic.npz.")
 @click.option("--threshold", type=float, default=0.05, show_default=True,
               help="Band-edge DOS threshold (fraction of the layer's DOS scale).")
@@ -325,7 +331,7 @@ def _save_electronic(d: Path, run) -> list[str]:
               help="Where electronic.npz etc. go (default: DIR itself; for a TASK_ID ./schottky_<key>).")
 @click.option("--store", is_flag=True, help="Store the Schottky documents (linked to the interface).")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
-def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bulk_run, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
+def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bulk_run, cell, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
              config):
     """Schottky barriers of an interface: TARGET is an 'interface build -o' folder or a stored
     interface's key (a unique prefix will do).
@@ -339,18 +345,20 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
 
     say = (lambda *a, **k: None) if as_json else click.echo
     if Path(target).is_dir():
-        src = from_directory(target)
+        src = from_directory(target, cell)
     elif Path(target).exists():
         raise InputError(f"{target}: not a folder (give an 'interface build -o' folder or a stored interface key)")
     else:
         from workflows.store.hooks import open_store
 
         with open_store(config) as st:
-            src = from_document(st, target)
+            src = from_document(st, target, cell)
     d = Path(out_dir) if out_dir else (src.directory or Path(f"schottky_{src.interface_key.split(':')[-1][:12]}"))
     d.mkdir(parents=True, exist_ok=True)
     say(f"interface {src.label}: {src.atoms.get_chemical_formula(mode='hill')}, {len(src.atoms)} atoms "
-        f"({src.electrolyte} | {src.electrode})")
+        f"({src.electrolyte} | {src.electrode}), {src.cell} cell")
+    for n in src.notes:
+        say(f"note: {n}")
     npz = d / "electronic.npz"
     files: list[str] = []
     if from_run:
@@ -368,9 +376,12 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
         files += _save_electronic(d, run)
     elif npz.is_file() and not rerun:
         es = ElectronicStructure.load(npz)
-        if list(es.symbols) != src.atoms.get_chemical_symbols():
+        import numpy as np
+
+        if list(es.symbols) != src.atoms.get_chemical_symbols() or not np.allclose(
+                es.positions_z, src.atoms.get_positions()[:, 2], atol=1e-3):
             raise InputError(f"{npz} is of another cell ({len(es.symbols)} atoms, not this interface's "
-                             f"{len(src.atoms)}): use --rerun or another -o folder")
+                             f"{len(src.atoms)}, {src.cell}): use --rerun, --cell or another -o folder")
         bulk_file = d / "bulk_reference.json"
         bulk = json.loads(bulk_file.read_text()) if bulk_file.is_file() else None
         if bulk is None:
@@ -390,6 +401,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
                                bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold, tol=tol,
                                **_settings(overrides), **({"ecut": ecut} if ecut else {}))
         files += _save_electronic(d, run)
+    run.parameters["cell"] = src.cell
     say(format_schottky(run.report))
     if plot_prefix:
         from analysis.interface_plots import plot_all

@@ -170,6 +170,59 @@ def contact_analysis(before, after, *, bond_scale: float = 1.15) -> dict:
     return out
 
 
+E_OVER_EPS0 = 180.9512801  # e / epsilon_0 in V·Å (potential step of a dipole sheet of 1 e·Å per Å^2)
+
+
+def layer_polarisation(before, after, *, warn_volts: float = 1.0) -> dict | None:
+    """Ionic dipoles the relaxation put into the electrolyte, layer by layer.
+
+    Each electrolyte layer (``arrays["layer"]``) gets the dipole change along the normal,
+    sum_j q_j (dz_j - <dz>_layer), with nominal oxidation states q_j of the electrolyte's
+    composition (pymatgen's guess); the running sum across the layers, times e/(eps0 A), is
+    the unscreened point-ion potential the rumpling builds up (``max_excursion_V``). A local
+    potential (CHGNet, any short-ranged model) does not feel the depolarising field of such
+    a rumpling, so it can relax into polarised slabs that DFT would never accept; a large
+    excursion means the relaxed cell is not fit for band alignment. None when the layers or
+    oxidation states are unknown.
+    """
+    side = np.asarray(before.arrays.get("side", []))
+    layer = np.asarray(before.arrays.get("layer", []))
+    if not len(side) or not len(layer) or not (side == 0).any():
+        return None
+    from pymatgen.core import Composition
+
+    syms = np.array(before.get_chemical_symbols())
+    el = side == 0
+    try:
+        guesses = Composition("".join(syms[el])).oxi_state_guesses(max_sites=-1)
+    except Exception:  # noqa: BLE001 - odd compositions: no estimate
+        guesses = ()
+    if not guesses:
+        return None
+    q = np.array([guesses[0].get(x, 0.0) for x in syms], dtype=float)
+    dz = after.get_positions()[:, 2] - before.get_positions()[:, 2]
+    z0 = before.get_positions()[:, 2]
+    rows = []
+    for lay in sorted(set(layer[el].tolist()), key=lambda k: z0[el & (layer == k)].mean()):
+        m = el & (layer == lay)
+        d = float((q[m] * (dz[m] - dz[m].mean())).sum())
+        rows.append((int(lay), float(z0[m].mean()), d))
+    area = float(np.linalg.norm(np.cross(before.cell[0], before.cell[1])))
+    dip = np.array([r[2] for r in rows])
+    run = np.cumsum(dip)
+    exc = E_OVER_EPS0 * float(np.abs(run).max()) / area if len(run) else 0.0
+    out = {"layer_dipoles_eA": [round(x, 4) for x in dip.tolist()],
+           "layer_heights_A": [round(r[1], 3) for r in rows],
+           "oxidation_states": {k: v for k, v in guesses[0].items()},
+           "max_excursion_V": round(exc, 3), "net_dipole_eA": round(float(dip.sum()), 4), "warn_volts": warn_volts}
+    if exc > warn_volts:
+        out["warning"] = (f"the relaxation polarised the electrolyte: layer dipoles add up to a {exc:.1f} V unscreened "
+                          "point-ion potential; a potential without long-range electrostatics (CHGNet) does not feel "
+                          "the depolarising field, so use the built cell for the Schottky stage "
+                          "('interface schottky --cell built') or relax with DFT")
+    return out
+
+
 # --------------------------------------------------------------------------- relaxation
 
 @dataclass
@@ -261,6 +314,11 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
     w = work_of_adhesion(e_sl["electrolyte"], e_sl["electrode"], res.energy, built.area, n)
     w0 = work_of_adhesion(e_sl_rigid["electrolyte"], e_sl_rigid["electrode"], e_rigid, built.area, n)
     contact = contact_analysis(built.atoms, relaxed)
+    pol = layer_polarisation(built.atoms, relaxed)
+    if pol is not None:
+        contact["polarisation"] = pol
+        if pol.get("warning"):
+            contact["notes"].append(pol["warning"])
     return InterfaceRelaxation(
         built=built, atoms=relaxed, energy=float(res.energy), energies_slabs=e_sl, energy_unrelaxed=e_rigid,
         energies_slabs_unrelaxed=e_sl_rigid, work_of_adhesion=w, work_of_adhesion_rigid=w0,
@@ -593,5 +651,5 @@ def _jsonable(obj):
     return jsonable(obj)
 
 
-__all__ = ["relax_interface", "work_of_adhesion", "contact_analysis", "electronic_structure", "bulk_reference",
+__all__ = ["relax_interface", "work_of_adhesion", "contact_analysis", "layer_polarisation", "electronic_structure", "bulk_reference",
            "schottky_from_electronic", "ElectronicStructure", "InterfaceRelaxation"]

@@ -112,6 +112,8 @@ def interface_document(summary: dict, built, relaxation=None, *, study: str | No
     if relaxation is not None:
         params["relax"] = {k: relaxation.parameters.get(k) for k in ("model", "fmax", "steps", "optimizer")}
     extra = {"study": study} if study else {}
+    if relaxation is not None:
+        extra["structure_built"] = tagged_structure(built.atoms).as_dict()
     return InterfaceDocument(
         electrolyte=c.electrolyte, anode=c.electrode, electrolyte_miller=list(c.electrolyte_miller),
         anode_miller=list(c.electrode_miller), termination=term,
@@ -281,10 +283,35 @@ class InterfaceSource:
     interface_key: str | None = None
     directory: Path | None = None
     miller: dict = field(default_factory=dict)
+    cell: str = "relaxed"             # which cell: relaxed | built
+    notes: list = field(default_factory=list)
 
 
-def from_directory(path) -> InterfaceSource:
-    """An ``sseflow interface build -o DIR`` folder: the relaxed cell if there, else the built one."""
+CELLS = ("auto", "relaxed", "built")
+
+
+def choose_cell(cell: str, relaxation: dict | None, has_relaxed: bool) -> tuple[str, list[str]]:
+    """``relaxed`` or ``built`` for the electronic stage, and why.
+
+    ``auto``: the relaxed cell unless the relaxation polarised the electrolyte (the warning of
+    :func:`~workflows.interfaces.relax.layer_polarisation`), then the built one.
+    """
+    if cell not in CELLS:
+        raise InputError(f"cell must be one of {', '.join(CELLS)}, not '{cell}'")
+    if cell == "built" or not has_relaxed:
+        return "built", []
+    if cell == "relaxed":
+        return "relaxed", []
+    pol = ((relaxation or {}).get("contact") or {}).get("polarisation") or {}
+    if pol.get("warning"):
+        return "built", [f"using the built cell: the relaxation polarised the electrolyte "
+                         f"({pol.get('max_excursion_V')} V point-ion estimate); --cell relaxed to override"]
+    return "relaxed", []
+
+
+def from_directory(path, cell: str = "auto") -> InterfaceSource:
+    """An ``sseflow interface build -o DIR`` folder: the relaxed cell if there, else the built one
+    (``cell``: :func:`choose_cell`)."""
     from ase.io import read
 
     d = Path(path)
@@ -295,12 +322,11 @@ def from_directory(path) -> InterfaceSource:
         summary = json.loads(summary_file.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{summary_file}: not valid JSON ({exc.msg})") from None
-    for name in ("interface_relaxed.extxyz", "interface_built.extxyz"):
-        if (d / name).is_file():
-            atoms = read(str(d / name))
-            break
-    else:
-        raise InputError(f"{d}: no interface_relaxed.extxyz or interface_built.extxyz")
+    which, notes = choose_cell(cell, summary.get("relaxation"), (d / "interface_relaxed.extxyz").is_file())
+    name = f"interface_{which}.extxyz"
+    if not (d / name).is_file():
+        raise InputError(f"{d}: no {name}" + ("" if which == "built" else " (or interface_built.extxyz)"))
+    atoms = read(str(d / name))
     if "side" not in atoms.arrays:
         raise InputError(f"{d / name}: no 'side' column (atoms of each side unknown)")
     s = summary.get("interface", {})
@@ -310,10 +336,10 @@ def from_directory(path) -> InterfaceSource:
                            electrode=summary.get("electrode") or s.get("electrode"), periods=periods,
                            label=s.get("label", d.name), interface_key=summary.get("interface_key"), directory=d,
                            miller={"electrolyte_miller": s.get("electrolyte_miller"),
-                                   "electrode_miller": s.get("electrode_miller")})
+                                   "electrode_miller": s.get("electrode_miller")}, cell=which, notes=notes)
 
 
-def from_document(store, key: str) -> InterfaceSource:
+def from_document(store, key: str, cell: str = "auto") -> InterfaceSource:
     """A stored interface document, by its key (or a unique prefix of it)."""
     docs = [d for d in store.find("interface", {}) if str(d.get("key", "")).startswith(key)
             or str(d.get("_id", "")) == key]
@@ -325,7 +351,9 @@ def from_document(store, key: str) -> InterfaceSource:
     doc = max(docs, key=lambda d: (d.get("created_at", ""), str(d.get("_id"))))
     if not doc.get("structure"):
         raise InputError(f"interface document {key} has no structure")
-    atoms = atoms_from_tagged(doc["structure"])
+    which, notes = choose_cell(cell, doc.get("relaxation"), bool((doc.get("parameters") or {}).get("relaxed")))
+    atoms = atoms_from_tagged(doc["structure_built"] if which == "built" and doc.get("structure_built")
+                              else doc["structure"])
     p = (doc.get("parameters") or {}).get("periods_A") or {}
     s = doc.get("interface") or {}
     periods = {"electrolyte": float(p.get("electrolyte") or s.get("electrolyte_period_A") or 2.0),
@@ -334,9 +362,9 @@ def from_document(store, key: str) -> InterfaceSource:
                            label=s.get("label") or f"{doc['electrolyte']} | {doc['anode']}",
                            interface_key=doc["key"],
                            miller={"electrolyte_miller": doc.get("electrolyte_miller"),
-                                   "electrode_miller": doc.get("anode_miller")})
+                                   "electrode_miller": doc.get("anode_miller")}, cell=which, notes=notes)
 
 
 __all__ = ["find_and_build", "periods_of", "tagged_structure", "atoms_from_tagged", "interface_document",
            "store_interface", "electronic_stage", "reanalyse", "read_run", "read_bulk", "run_kind", "schottky_documents", "from_directory",
-           "from_document", "InterfaceSource", "SchottkyRun", "ELECTRONIC_BACKENDS"]
+           "from_document", "choose_cell", "InterfaceSource", "SchottkyRun", "ELECTRONIC_BACKENDS"]
