@@ -98,3 +98,36 @@ def test_tagged_structure_round_trip():
         site["properties"].pop("side", None)
     with pytest.raises(InputError, match="no 'side' tags"):
         atoms_from_tagged(d)
+
+
+def test_stored_relaxed_interface_keeps_both_cells(tmp_path, monkeypatch):
+    """A relaxed interface document carries the relaxed and the built cell, both tagged;
+    from_document picks either by key prefix (EMT Cu | Ni stands in for CHGNet)."""
+    from workflows.interfaces.build import build_interface
+    from workflows.interfaces.matching import find_candidates
+    from workflows.interfaces.relax import relax_interface
+    from workflows.interfaces.stages import from_document, store_interface
+    from workflows.store import client as store_client
+    from workflows.store.hooks import open_store
+
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
+    cfg = f"embedded:{tmp_path / 'db' / 'store.json'}"
+    cs = find_candidates("Cu", "Ni", max_atoms=40, max_area=30, electrolyte_millers=[(1, 0, 0)],
+                         electrode_millers=[(1, 0, 0)], electrolyte_thickness=5, electrode_thickness=4)
+    b = build_interface(cs[0], scan=False, gap=1.8)
+    r = relax_interface(b, "emt", steps=60)
+    try:
+        with open_store(cfg) as st:
+            key = store_interface(st, {"interface": b.summary(), "relaxation": r.summary()}, b, r)
+            rel = from_document(st, key[:14])
+            blt = from_document(st, key, "built")
+        assert rel.cell == "relaxed" and blt.cell == "built"
+        assert np.allclose(rel.atoms.positions, r.atoms.positions, atol=1e-6)
+        assert np.allclose(blt.atoms.positions, b.atoms.positions, atol=1e-6)
+        assert not np.allclose(rel.atoms.positions, blt.atoms.positions, atol=1e-3)
+        assert list(rel.atoms.arrays["side"]) == list(b.atoms.arrays["side"])
+        assert rel.periods["electrolyte"] == pytest.approx(b.electrolyte_period, abs=1e-3)
+    finally:
+        store_client.close_all()
