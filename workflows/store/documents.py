@@ -421,6 +421,15 @@ class EntryDocument(StoredDocument):
                    correction_scheme=entry.correction_scheme, source=src)
 
 
+def _fill_formula_fields(doc) -> None:
+    """``reduced_formula``, ``chemsys`` and ``elements`` of a document from its ``formula``
+    (values already given are kept)."""
+    red, cs, els = _formula_info(doc.formula)
+    doc.reduced_formula = doc.reduced_formula or red
+    doc.chemsys = doc.chemsys or cs
+    doc.elements = doc.elements or els
+
+
 # --------------------------------------------------------------------------- derived results
 
 class WindowDocument(DerivedDocument):
@@ -448,10 +457,7 @@ class WindowDocument(DerivedDocument):
     payload_keys: list[str] = Field(default_factory=list)  # keys of the payload as given, in order
 
     def model_post_init(self, __context: Any) -> None:
-        red, cs, els = _formula_info(self.formula)
-        self.reduced_formula = self.reduced_formula or red
-        self.chemsys = self.chemsys or cs
-        self.elements = self.elements or els
+        _fill_formula_fields(self)
         super().model_post_init(__context)
 
     def natural_key(self) -> dict[str, Any]:
@@ -641,10 +647,7 @@ class PhononDocument(DerivedDocument):
     imaginary_modes: Optional[int] = None
 
     def model_post_init(self, __context: Any) -> None:
-        red, cs, els = _formula_info(self.formula)
-        self.reduced_formula = self.reduced_formula or red
-        self.chemsys = self.chemsys or cs
-        self.elements = self.elements or els
+        _fill_formula_fields(self)
         super().model_post_init(__context)
 
     def natural_key(self) -> dict[str, Any]:
