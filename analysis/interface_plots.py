@@ -11,12 +11,19 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from analysis.plots import _pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    return _pyplot()
 
-    return plt
+
+def _finish(fig, ax, path, title: str | None) -> str:
+    """Title, layout, write ``path``, close; returns the path."""
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    _plt().close(fig)
+    return str(path)
 
 
 def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: tuple[int, int] = (2, 1)) -> str:
@@ -64,12 +71,7 @@ def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: t
     for s in symbols:
         ax.scatter([], [], color=jmol_colors[atomic_numbers[s]], edgecolors="0.3", label=s, s=60)
     ax.legend(loc="upper right", fontsize=8, frameon=True)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return str(path)
+    return _finish(fig, ax, path, title)
 
 
 def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path, *, vbm: float | None = None,
@@ -110,12 +112,7 @@ def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path
     ax.set_xlabel("E - E_F (eV)")
     ax.set_ylabel("layers along the normal (electrolyte blue, electrode orange)")
     ax.legend(loc="upper left", fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return str(path)
+    return _finish(fig, ax, path, title)
 
 
 def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path, *, region=None, vbm: float | None = None,
@@ -143,12 +140,7 @@ def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path, *, re
     ax.set_ylabel("energy (eV)")
     ax.set_xlim(z.min(), z.max())
     ax.legend(loc="best", fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return str(path)
+    return _finish(fig, ax, path, title)
 
 
 def _wrapped(rng, L: float) -> list[tuple[float, float]]:
