@@ -7,6 +7,11 @@ of the milliseconds of building a new problem through ``scipy.optimize.linprog``
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +27,59 @@ class LPResult:
     row_dual: np.ndarray
 
 
+_FD_LOCK = threading.Lock()
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C runtime to reach (e.g. some Windows builds)
+        pass
+
+
+@contextmanager
+def _stdout_to_devnull():
+    """Point file descriptor 1 at the null device while native code runs.
+
+    HiGHS writes its banner from C++ when a solver object is constructed, before any option can
+    be set; Python-level redirection does not see it. Python's and C's buffers are flushed on
+    both sides, so nothing written before or after is lost or reordered.
+    """
+    with _FD_LOCK:
+        try:
+            sys.stdout.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+        _flush_c_stdio()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no fd 1 at all: nothing can reach stdout anyway
+            yield
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+            finally:
+                os.close(devnull)
+            yield
+        finally:
+            _flush_c_stdio()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def new_highs():
+    """The one place a HiGHS solver object is made: silent, whatever the version prints."""
+    import highspy
+
+    with _stdout_to_devnull():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("log_to_console", False)
+    return h
+
+
 class HighsLP:
     """min c.x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper."""
 
@@ -29,8 +87,7 @@ class HighsLP:
         import highspy
 
         self._hs = highspy
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         h.setOptionValue("presolve", "off")
         h.setOptionValue("primal_feasibility_tolerance", 1e-10)
         h.setOptionValue("dual_feasibility_tolerance", 1e-10)

@@ -1,6 +1,10 @@
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,92 @@ def mp_reference(mp_csv):
     from analysis.reference import load_reference
 
     return load_reference(mp_csv)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _secantusd() -> str | None:
+    here = Path(sys.executable).parent / "secantusd-py"
+    return str(here) if here.is_file() else shutil.which("secantusd-py")
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory):
+    """A real MongoDB wire-protocol server for the whole session, as a URI without a database.
+
+    ``SSEFLOW_TEST_MONGODB_URI`` names one to use (a MongoDB or Atlas test cluster); otherwise a
+    SecantusDB server (test-only dependency) is started on 127.0.0.1 on a free port with a
+    temporary storage folder and stopped at the end. Retryable writes are off: on SecantusDB they
+    slow every write ten-fold after about 10,000 of them. SecantusDB's findAndModify is not atomic
+    across client processes, so tests that use this server keep to one writing client.
+    """
+    given = os.environ.get("SSEFLOW_TEST_MONGODB_URI")
+    if given:
+        yield given
+        return
+    exe = _secantusd()
+    if exe is None:
+        pytest.skip("no MongoDB server: SecantusDB (the 'test' extra) is not installed and "
+                    "SSEFLOW_TEST_MONGODB_URI is not set")
+    import pymongo
+
+    port = _free_port()
+    store = tmp_path_factory.mktemp("secantusdb")
+    log = open(store.parent / f"secantusd-{port}.log", "wb")
+    proc = subprocess.Popen([exe, "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(store)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    uri = f"mongodb://127.0.0.1:{port}/?retryWrites=false"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"SecantusDB exited with status {proc.returncode}; see {log.name}")
+            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=500)
+            try:
+                client.admin.command("ping")
+                break
+            except pymongo.errors.PyMongoError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"SecantusDB did not answer a ping within 60 s; see {log.name}")
+                time.sleep(0.2)
+            finally:
+                client.close()
+        yield uri
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def uri_with_db(uri: str, db: str) -> str:
+    """``uri`` with its database path replaced by ``db`` (the query string kept)."""
+    m = re.match(r"^(mongodb(?:\+srv)?://[^/?]*)(/[^?]*)?(\?.*)?$", uri)
+    assert m, f"not a MongoDB URI: {uri}"
+    return f"{m.group(1)}/{db}{m.group(3) or ''}"
+
+
+def drop_database(spec: str) -> None:
+    """Drop the database a MongoDB store spec names (no-op for the embedded store)."""
+    if not spec.startswith("mongodb"):
+        return
+    import pymongo
+
+    from workflows.store.config import load_config
+
+    cfg = load_config(spec)
+    client = pymongo.MongoClient(cfg.uri, serverSelectionTimeoutMS=4000)
+    try:
+        client.drop_database(cfg.database)
+    finally:
+        client.close()
 
 
 def run_cli(*args, env=None, timeout=120):

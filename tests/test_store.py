@@ -1,20 +1,19 @@
 """Results store: documents, idempotent upserts, queries, export/import, LaunchPad sharing.
 
-Every test runs on the embedded store in a temporary folder and, when
-``SSEFLOW_TEST_MONGODB_URI`` is set, once more against that MongoDB server (in a throw-away
-database that is dropped afterwards).
+Every test runs on the embedded store in a temporary folder and once more against a real
+MongoDB wire-protocol server (the session's ``mongodb_uri`` fixture), in a throw-away database that
+is dropped afterwards.
 """
 from __future__ import annotations
 
 import json
-import os
-import re
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
 from analysis.errors import InputError
+from conftest import drop_database, uri_with_db
 from workflows.store import client as store_client
 from workflows.store.documents import (
     EntryDocument,
@@ -24,16 +23,6 @@ from workflows.store.documents import (
     content_hash,
 )
 from workflows.store.hooks import load_rows, load_window_rows, open_store, store_results
-
-MONGO_URI = os.environ.get("SSEFLOW_TEST_MONGODB_URI")
-NO_MONGO = "SSEFLOW_TEST_MONGODB_URI is not set: no real MongoDB server to run the store tests against"
-
-
-def _uri_with_db(uri: str, db: str) -> str:
-    m = re.match(r"^(mongodb(?:\+srv)?://[^/?]*)(/[^?]*)?(\?.*)?$", uri)
-    assert m, "SSEFLOW_TEST_MONGODB_URI is not a MongoDB URI"
-    return f"{m.group(1)}/{db}{m.group(3) or ''}"
-
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
@@ -45,33 +34,17 @@ def isolated(tmp_path, monkeypatch):
     store_client.close_all()
 
 
-def _new_backend(kind: str, tmp_path, name: str) -> str:
-    if kind == "embedded":
-        return f"embedded:{tmp_path / name / 'store.json'}"
-    return _uri_with_db(MONGO_URI, f"sseflow_test_{name}_{uuid.uuid4().hex[:8]}")
-
-
-def _drop(spec: str) -> None:
-    if spec.startswith("mongodb"):
-        import pymongo
-
-        from workflows.store.config import load_config
-
-        cfg = load_config(spec)
-        client = pymongo.MongoClient(cfg.uri, serverSelectionTimeoutMS=4000)
-        client.drop_database(cfg.database)
-        client.close()
-
-
 @pytest.fixture(params=["embedded", pytest.param("mongodb", marks=pytest.mark.mongodb)])
 def backend(request, isolated):
     """A factory of fresh, empty stores of one backend: ``backend("a")`` -> config spec."""
-    if request.param == "mongodb" and not MONGO_URI:
-        pytest.skip(NO_MONGO)
+    server = request.getfixturevalue("mongodb_uri") if request.param == "mongodb" else None
     made: list[str] = []
 
     def make(name: str = "main") -> str:
-        spec = _new_backend(request.param, isolated, name)
+        if server is None:
+            spec = f"embedded:{isolated / name / 'store.json'}"
+        else:
+            spec = uri_with_db(server, f"sseflow_test_{name}_{uuid.uuid4().hex[:8]}")
         made.append(spec)
         return spec
 
@@ -79,7 +52,7 @@ def backend(request, isolated):
     yield make
     store_client.close_all()
     for spec in made:
-        _drop(spec)
+        drop_database(spec)
 
 
 def window_row(formula: str, red: float, ox: float, **kw) -> dict:
@@ -322,7 +295,17 @@ def test_export_import_round_trip_is_exact(backend, tmp_path):
         store.export_jsonl(tmp_path / "b.jsonl")
         assert store.counts() == counts
         misc = store.db.misc.find_one()
-    assert (tmp_path / "b.jsonl").read_text() == text_a
+    text_b = (tmp_path / "b.jsonl").read_text()
+    # the header names the database each export came from; the documents must match exactly
+    head_a, body_a = text_a.split("\n", 1)
+    head_b, body_b = text_b.split("\n", 1)
+    assert body_b == body_a
+    from bson import json_util
+
+    head_a, head_b = json_util.loads(head_a), json_util.loads(head_b)
+    assert head_a["sseflow_export"] == head_b["sseflow_export"] == 1
+    if backend.kind == "mongodb":
+        assert head_a["database"] != head_b["database"]
     import bson
 
     assert type(misc["i64"]) is bson.Int64 and misc["big"] == 2 ** 40 and misc["nan"] != misc["nan"]

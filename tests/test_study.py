@@ -107,10 +107,27 @@ def test_structure_sources_and_relative_paths(tmp_path):
     assert st.electrolytes[0].structure().composition.reduced_formula == "LiF"
 
 
+def test_schottky_with_gpaw_needs_gpaw_installed(tmp_path, monkeypatch):
+    """The backend check names GPAW when it is absent, and only for the GPAW electronic route."""
+    real_find_spec = importlib.util.find_spec
+
+    def no_gpaw(name, *args, **kw):
+        return None if name == "gpaw" or name.startswith("gpaw.") else real_find_spec(name, *args, **kw)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_gpaw)
+    base = "name: s1\nelectrolytes: [LiF]\nanodes: [Li]\ncompute: {interfaces: true, schottky: true}\n"
+    errs = errors_of(base + "calculators: {electronic: gpaw}\n", tmp_path)
+    assert any("study.yaml:4: compute.schottky with calculators.electronic gpaw needs GPAW" in e for e in errs), errs
+    p = tmp_path / "study.yaml"
+    assert load_study(p, check_backends=False).compute.schottky  # the structure itself is valid
+    p.write_text(base + "calculators: {electronic: vasp}\n")
+    assert load_study(p).calculators.electronic.name == "vasp"  # VASP runs elsewhere: no GPAW needed
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.name for p in TEMPLATES])
 def test_shipped_templates_validate(path):
     try:
-        st = load_study(path)
+        st = load_study(path, check_backends=False)  # backends: see the GPAW test above
     except StudyError as exc:
         # a template may point at the shared Materials Project table, absent from a bare clone
         if all("reference file not found" in e for e in exc.errors):

@@ -31,6 +31,9 @@ from typing import Any, Iterable
 from fireworks import FiretaskBase, FWAction, explicit_serialize
 
 from analysis.errors import InputError
+from workflows import fireworks_ping
+
+fireworks_ping.install()  # every Rocket that loads these Firetasks: no spurious last ping
 
 __all__ = [
     "RelaxTask", "StaticTask", "ThermoTask", "ReactionTask", "ScreeningTask", "InterfaceTask", "PhononTask",

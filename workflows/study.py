@@ -650,8 +650,9 @@ def _check_files(study: Study, source: str, value_lines: dict) -> list[str]:
     return errors
 
 
-def _availability(study: Study, source: str, value_lines: dict) -> list[str]:
-    """Switches whose code is not part of this installation."""
+def _availability(study: Study, source: str, value_lines: dict, check_backends: bool = True) -> list[str]:
+    """Switches whose code is not part of this installation; with ``check_backends`` also the
+    optional calculation backends (GPAW) a switch needs on this machine."""
     import importlib.util
 
     errors = []
@@ -670,9 +671,14 @@ def _availability(study: Study, source: str, value_lines: dict) -> list[str]:
     if c.interfaces and missing("workflows.interfaces.relax"):
         errors.append(f"{where('interfaces')}: compute.interfaces is not available in this version "
                       f"(the interface relaxation module workflows.interfaces.relax is not installed)")
-    if c.schottky and (missing("analysis.schottky") or missing("workflows.interfaces.relax") or missing("gpaw")):
+    if c.schottky and (missing("analysis.schottky") or missing("workflows.interfaces.relax")):
         errors.append(f"{where('schottky')}: compute.schottky is not available in this version "
-                      f"(it needs analysis.schottky, workflows.interfaces.relax and GPAW)")
+                      f"(it needs analysis.schottky and workflows.interfaces.relax)")
+    elif c.schottky and check_backends:
+        electronic = study.calculators.electronic
+        if electronic is not None and electronic.name == "gpaw" and missing("gpaw"):
+            errors.append(f"{where('schottky')}: compute.schottky with calculators.electronic gpaw needs GPAW, "
+                          f"which is not installed (see docs/install_backends.md; or use vasp or qe)")
     if c.phonons and (missing("workflows.phonons") or missing("phonopy")):
         errors.append(f"{where('phonons')}: compute.phonons is not available in this version "
                       f"(workflows.phonons or phonopy is not installed)")
@@ -689,8 +695,13 @@ def _attach_base(study: Study, base: Path) -> None:
     study.reference._base = base
 
 
-def parse_study(text: str, source: str = "<study>", base: Path | None = None, check_files: bool = True) -> Study:
-    """Validate study YAML text; ``base`` is the folder relative paths are read from."""
+def parse_study(text: str, source: str = "<study>", base: Path | None = None, check_files: bool = True,
+                check_backends: bool = True) -> Study:
+    """Validate study YAML text; ``base`` is the folder relative paths are read from.
+
+    ``check_backends=False`` validates the study's structure without asking whether the optional
+    backends it names (GPAW) are installed here, e.g. to check a study meant for another machine.
+    """
     data, key_lines, value_lines = _yaml_load_with_marks(text, source)
     if data is None:
         raise StudyError(f"{source}: the study file is empty")
@@ -708,7 +719,7 @@ def parse_study(text: str, source: str = "<study>", base: Path | None = None, ch
     base = Path(base) if base is not None else Path.cwd()
     _attach_base(study, base)
     study._text = text
-    errors = _availability(study, source, value_lines)
+    errors = _availability(study, source, value_lines, check_backends)
     if check_files:
         errors += _check_files(study, source, value_lines)
     if errors:
@@ -722,7 +733,7 @@ def _sort_key(err: str, source: str):
     return int(m.group(1)) if m else 0
 
 
-def load_study(path: str | os.PathLike) -> Study:
+def load_study(path: str | os.PathLike, check_backends: bool = True) -> Study:
     """Read and validate a study file; relative paths inside it are relative to its folder."""
     p = Path(os.path.expanduser(str(path)))
     if not p.is_file():
@@ -731,6 +742,6 @@ def load_study(path: str | os.PathLike) -> Study:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyError(f"cannot read study file {p}: {exc}") from None
-    study = parse_study(text, source=str(path), base=p.resolve().parent)
+    study = parse_study(text, source=str(path), base=p.resolve().parent, check_backends=check_backends)
     study._source = p.resolve()
     return study
