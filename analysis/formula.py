@@ -13,6 +13,12 @@ from functools import lru_cache
 from analysis.elements import ATOMIC_NUMBER, electronegativity
 from analysis.errors import InputError
 
+# Amounts of one element in a formula: stoichiometries, supercells and doping levels all lie
+# well inside this range; beyond it a number is a typo or machine-made, and the LP tolerances
+# (1e-9 of the total) could no longer resolve the composition.
+MIN_AMOUNT = 1e-6
+MAX_AMOUNT = 1e6
+
 _TOKEN = re.compile(r"([A-Z][a-z]*)|([(\[])|([)\]])|(\d+(?:\.\d*)?|\.\d+)|(\s+)|(.)")
 _CLOSE = {"(": ")", "[": "]"}
 
@@ -21,49 +27,63 @@ _CLOSE = {"(": ")", "[": "]"}
 def _parse(formula: str) -> tuple[tuple[str, float], ...]:
     stack: list[dict[str, float]] = [{}]
     opens: list[str] = []
-    last: dict[str, float] | str | None = None  # what a following number multiplies
+    last: dict[str, float] | None = None  # what a following number multiplies (element or group)
+    before: dict[str, float] = {}         # the amounts of those elements before it was added
     for m in _TOKEN.finditer(formula):
         sym, opn, cls, num, space, bad = m.groups()
         if sym is not None:
             if sym not in ATOMIC_NUMBER:
-                raise InputError(f"unknown element '{sym}' in formula '{formula}'")
-            stack[-1][sym] = stack[-1].get(sym, 0.0) + 1.0
-            last = sym
+                raise InputError(f"unknown element '{sym}' in formula '{_short(formula)}'")
+            before = {sym: stack[-1].get(sym, 0.0)}
+            stack[-1][sym] = before[sym] + 1.0
+            last = {sym: 1.0}
         elif opn is not None:
             stack.append({})
             opens.append(opn)
             last = None
         elif cls is not None:
             if not opens or _CLOSE[opens.pop()] != cls:
-                raise InputError(f"malformed formula '{formula}': unbalanced brackets")
+                raise InputError(f"malformed formula '{_short(formula)}': unbalanced brackets")
             group = stack.pop()
             if not group:
-                raise InputError(f"malformed formula '{formula}': empty brackets")
+                raise InputError(f"malformed formula '{_short(formula)}': empty brackets")
+            before = {k: stack[-1].get(k, 0.0) for k in group}
             for k, v in group.items():
-                stack[-1][k] = stack[-1].get(k, 0.0) + v
+                stack[-1][k] = before[k] + v
             last = group
         elif num is not None:
             amount = float(num)
             if last is None:
-                raise InputError(f"malformed formula '{formula}': number '{num}' does not follow an element")
-            if isinstance(last, str):
-                stack[-1][last] += amount - 1.0
-            else:
-                for k, v in last.items():
-                    stack[-1][k] += v * (amount - 1.0)
+                raise InputError(f"malformed formula '{_short(formula)}': number '{_short(num)}' does not follow an element")
+            if not amount <= MAX_AMOUNT:
+                raise InputError(f"formula '{_short(formula)}': amount {_short(num)} is out of range "
+                                 f"(amounts must be at most {MAX_AMOUNT:g})")
+            for k, v in last.items():  # amounts are set from the value before, never corrected: exact
+                stack[-1][k] = before[k] + v * amount
             last = None
         elif space is not None:
-            raise InputError(f"malformed formula '{formula}': contains whitespace")
+            raise InputError(f"malformed formula '{_short(formula)}': contains whitespace")
         else:
-            raise InputError(f"malformed formula '{formula}': unexpected character '{bad}'")
+            raise InputError(f"malformed formula '{_short(formula)}': unexpected character '{bad}'")
     if opens:
-        raise InputError(f"malformed formula '{formula}': unbalanced brackets")
+        raise InputError(f"malformed formula '{_short(formula)}': unbalanced brackets")
     comp = stack[0]
     if not comp:
-        raise InputError(f"malformed formula '{formula}': no elements")
+        raise InputError(f"malformed formula '{_short(formula)}': no elements")
     if any(v <= 0 for v in comp.values()):
-        raise InputError(f"malformed formula '{formula}': zero amount of an element")
+        raise InputError(f"malformed formula '{_short(formula)}': zero amount of an element")
+    for el, v in comp.items():
+        if not MIN_AMOUNT <= v <= MAX_AMOUNT:
+            raise InputError(f"formula '{_short(formula)}': amount {v:g} of {el} is out of range "
+                             f"(amounts must lie between {MIN_AMOUNT:g} and {MAX_AMOUNT:g})")
     return tuple(comp.items())
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` for a one-line message: long input is cut, with its length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 20]}...({len(text)} characters)"
 
 
 def parse_formula(formula: str) -> dict[str, float]:

@@ -2,26 +2,36 @@
 
 A :class:`ReferenceSet` keeps every entry once, indexed by its element set, so the
 entries of a chemical system are gathered by looking up its 2**n - 1 subsystems
-(milliseconds for 130k rows) instead of scanning the table per query. Parsed CSV
-tables are cached on disk keyed by the SHA-256 of the file content.
+(milliseconds for 130k rows) instead of scanning the table per query; for systems of
+many elements the index's element sets are tested instead, so the cost never grows as 2**n.
+
+Parsed CSV tables are cached on disk as plain arrays (numpy ``.npz``, read with
+``allow_pickle=False``: loading a cache never runs code). The cache is a cache, not an
+authority: it carries a format tag, its version, the SHA-256 of the table it was made from
+and the energy column, all checked on load together with the consistency of its arrays; a
+cache that does not match or is damaged is rebuilt from the table, with a note.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 import json
 import math
 import os
-import pickle
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from analysis.entries import Entry
+from analysis.elements import ATOMIC_NUMBER
+from analysis.entries import MAX_ABS_ENERGY, Entry, check_energy, decode_pymatgen_entry
 from analysis.errors import InputError
-from analysis.formula import formula_string, parse_formula, reduced_formula_of
+from analysis.formula import MAX_AMOUNT, formula_string, parse_formula, reduced_formula_of
 
-_CACHE_VERSION = 5
+_CACHE_FORMAT = "sseflow-reference-table"
+_CACHE_VERSION = 6
+_CACHE_ARRAYS = ("meta", "names", "energies", "rownums", "index_flat", "index_offsets")
 
 
 def cache_dir() -> Path:
@@ -29,6 +39,16 @@ def cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sseflow"
     )
     return Path(root)
+
+
+def cache_path(digest: str, energy_column: str | None) -> Path:
+    """Where the parsed table with content hash ``digest`` (and this energy column) is cached."""
+    if energy_column is None:
+        tag = "auto"
+    else:  # a column name is user text: keep the file name tame, the hash keeps it unique
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", energy_column)[:32]
+        tag = f"col-{safe}-{hashlib.sha256(energy_column.encode()).hexdigest()[:8]}"
+    return cache_dir() / f"ref-{digest[:32]}-{tag}-v{_CACHE_VERSION}.npz"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -114,18 +134,39 @@ class ReferenceSet:
             )
         excluded = {reduced_formula_of(f) for f in exclude}
         out: list[Entry] = []
-        for r in range(1, len(els) + 1):
-            for sub in itertools.combinations(els, r):
-                key = "-".join(sub)
-                bucket = self._index.get(key, ())
-                if hull_candidates and len(bucket):
-                    bucket = self._candidates(key)
-                for i in bucket:
-                    e = self._entry(i)
-                    if excluded and e.reduced_formula in excluded and len(e.composition) > 1:
-                        continue
-                    out.append(e)
+        for key in self._subsystem_keys(els):
+            bucket = self._index[key]
+            if hull_candidates and len(bucket):
+                bucket = self._candidates(key)
+            for i in bucket:
+                e = self._entry(i)
+                if excluded and e.reduced_formula in excluded and len(e.composition) > 1:
+                    continue
+                out.append(e)
         return out
+
+    def _subsystem_keys(self, els: list[str]) -> list[str]:
+        """Index keys of the subsystems of ``els`` (sorted), smallest subsystems first.
+
+        A system of n elements has 2**n - 1 subsystems; when that exceeds the number of
+        element sets in the index, the index keys are tested instead (a subset test each),
+        so the cost never grows exponentially with n. Both give the same keys in the same order.
+        """
+        if len(els) < 60 and (1 << len(els)) - 1 <= len(self._index):
+            keys = []
+            for r in range(1, len(els) + 1):
+                for sub in itertools.combinations(els, r):
+                    key = "-".join(sub)
+                    if key in self._index:
+                        keys.append(key)
+            return keys
+        sets = self.__dict__.get("_key_sets")
+        if sets is None:
+            sets = self.__dict__["_key_sets"] = [(k, tuple(k.split("-"))) for k in self._index]
+        want = set(els)
+        found = [(len(t), t, k) for k, t in sets if want.issuperset(t)]
+        found.sort()
+        return [k for _, _, k in found]
 
     def _candidates(self, key: str) -> list[int]:
         cache = self.__dict__.setdefault("_cand_cache", {})
@@ -169,26 +210,21 @@ class ReferenceSet:
         if not path.is_file():
             raise InputError(f"reference file not found: {path}")
         digest = file_sha256(path)
-        cache_file = cache_dir() / f"ref-{digest[:32]}-{energy_column or 'auto'}-v{_CACHE_VERSION}.pkl"
+        cache_file = cache_path(digest, energy_column)
+        rebuilt = None
         if use_cache and cache_file.is_file():
             try:
-                with open(cache_file, "rb") as fh:
-                    state = pickle.load(fh)
-                return cls._from_state(state, source=str(path))
-            except Exception:  # a broken cache is rebuilt, never trusted
-                pass
+                return cls._from_state(_read_cache(cache_file, digest, energy_column), source=str(path))
+            except _CacheMismatch as exc:  # never trusted: parse the table again
+                rebuilt = f"cache {cache_file} not used ({exc}): rebuilt from the table"
         entries, notes = _read_table(path, energy_column)
         state = _table_state(entries, notes, digest)
         if use_cache:
-            try:
-                cache_file.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-                with open(tmp, "wb") as fh:
-                    pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, cache_file)
-            except OSError:
-                pass
-        return cls._from_state(state, source=str(path))
+            _write_cache(cache_file, state, energy_column)
+        rs = cls._from_state(state, source=str(path))
+        if rebuilt:
+            rs.notes.append(rebuilt)
+        return rs
 
     @classmethod
     def from_entries(cls, entries: Iterable, source: str = "python") -> "ReferenceSet":
@@ -201,10 +237,12 @@ class ReferenceSet:
         notes: list[str] = []
         for k, item in enumerate(items):
             if isinstance(item, Entry):
+                check_energy(item.energy_per_atom, f"{source}: entry {item.entry_id or k} ({item.name})")
                 ours.append(item)
             elif isinstance(item, (tuple, list)) and len(item) == 2:
                 comp = parse_formula(str(item[0]))
-                ours.append(Entry(str(item[0]), comp, float(item[1]), f"{source}:{k}"))
+                energy = check_energy(item[1], f"{source}: entry {k} ({item[0]})")
+                ours.append(Entry(str(item[0]), comp, energy, f"{source}:{k}"))
             elif hasattr(item, "composition") and hasattr(item, "energy"):
                 pmg.append(item)
             else:
@@ -225,17 +263,16 @@ class ReferenceSet:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"reference file not found: {path}")
-        from monty.json import MontyDecoder  # lazy: pymatgen/monty only for this format
-
         try:
-            raw = json.loads(path.read_text())
-            data = MontyDecoder().process_decoded(raw)
-        except Exception as exc:
-            raise InputError(f"cannot read entries from {path}: {str(exc).splitlines()[0]}") from None
-        if isinstance(data, dict) and "entries" in data:
-            data = data["entries"]
-        if not isinstance(data, list) or not data:
+            raw = json.loads(_read_text(path))
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"cannot read entries from {path}: not valid JSON "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        if isinstance(raw, dict) and "entries" in raw:
+            raw = raw["entries"]
+        if not isinstance(raw, list) or not raw:
             raise InputError(f"{path} holds no list of pymatgen entries")
+        data = [decode_pymatgen_entry(item, k, str(path)) for k, item in enumerate(raw)]
         rs = cls.from_entries(data, source=str(path))
         rs.content_hash = file_sha256(path)
         return rs
@@ -246,7 +283,7 @@ def _key(elements) -> str:
 
 
 def _table_state(entries: list[Entry], notes: list[str], digest: str) -> dict:
-    """Columnar, pickle-friendly form of a parsed table (loads in ~0.1 s for 130k rows)."""
+    """Columnar form of a parsed table: what :meth:`ReferenceSet._from_state` and the cache use."""
     import numpy as np
 
     groups: dict[str, list[int]] = {}
@@ -267,6 +304,101 @@ def _table_state(entries: list[Entry], notes: list[str], digest: str) -> dict:
     }
 
 
+class _CacheMismatch(Exception):
+    """A cache file that does not belong to the table, or is damaged: rebuild it."""
+
+
+def _write_cache(cache_file: Path, state: dict, energy_column: str | None) -> None:
+    """Write ``state`` as plain arrays (atomic replace); a cache that cannot be written is skipped."""
+    import numpy as np
+
+    meta = {"format": _CACHE_FORMAT, "version": _CACHE_VERSION, "source_sha256": state["hash"],
+            "energy_column": energy_column, "entries": len(state["names"]),
+            "index_keys": list(state["index_keys"]), "notes": list(state["notes"])}
+    arrays = {
+        "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+        "names": np.frombuffer("\n".join(state["names"]).encode("utf-8"), dtype=np.uint8),
+        "energies": np.asarray(state["energies"], dtype=np.float64),
+        "rownums": np.asarray(state["rownums"], dtype=np.int32),
+        "index_flat": np.asarray(state["index_flat"], dtype=np.int32),
+        "index_offsets": np.asarray(state["index_offsets"], dtype=np.int64),
+    }
+    tmp = cache_file.with_name(f"{cache_file.name}.tmp{os.getpid()}")
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, cache_file)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _read_cache(cache_file: Path, digest: str, energy_column: str | None) -> dict:
+    """The state stored in ``cache_file``, or :class:`_CacheMismatch` saying why it cannot be used.
+
+    Only a zip archive of ``.npy`` arrays is opened, with ``allow_pickle=False``; its format,
+    version, source hash and energy column must match, and its arrays must fit together.
+    """
+    import numpy as np
+
+    try:
+        with open(cache_file, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise _CacheMismatch(f"unreadable: {exc.strerror or type(exc).__name__}") from None
+    if magic != b"PK\x03\x04":
+        raise _CacheMismatch("not an sseflow cache file")
+    try:
+        with np.load(cache_file, allow_pickle=False) as z:
+            missing = [k for k in _CACHE_ARRAYS if k not in z.files]
+            if missing:
+                raise _CacheMismatch(f"damaged: no {', '.join(missing)}")
+            arr = {k: z[k] for k in _CACHE_ARRAYS}
+    except _CacheMismatch:
+        raise
+    except Exception as exc:  # a truncated or garbled archive, an object array ...
+        raise _CacheMismatch(f"damaged: {type(exc).__name__}") from None
+    for k, kind in (("meta", "u"), ("names", "u"), ("energies", "f"), ("rownums", "i"),
+                    ("index_flat", "i"), ("index_offsets", "i")):
+        if arr[k].ndim != 1 or arr[k].dtype.kind != kind:
+            raise _CacheMismatch(f"damaged: array '{k}' has the wrong type")
+    try:
+        meta = json.loads(arr["meta"].tobytes().decode("utf-8"))
+        names = arr["names"].tobytes().decode("utf-8").split("\n")
+    except ValueError:
+        raise _CacheMismatch("damaged: unreadable header") from None
+    if not isinstance(meta, dict) or meta.get("format") != _CACHE_FORMAT:
+        raise _CacheMismatch("not an sseflow cache file")
+    if meta.get("version") != _CACHE_VERSION:
+        raise _CacheMismatch(f"format version {meta.get('version')!r}, expected {_CACHE_VERSION}")
+    if meta.get("source_sha256") != digest:
+        raise _CacheMismatch("made from a different file")
+    if meta.get("energy_column") != energy_column:
+        raise _CacheMismatch("made for another energy column")
+    keys, notes, n = meta.get("index_keys"), meta.get("notes"), meta.get("entries")
+    if not (isinstance(keys, list) and all(isinstance(k, str) and k for k in keys)
+            and isinstance(notes, list) and all(isinstance(x, str) for x in notes)
+            and isinstance(n, int) and n > 0 and len(set(keys)) == len(keys)):
+        raise _CacheMismatch("damaged: bad header fields")
+    energies, rownums = arr["energies"], arr["rownums"]
+    flat, offs = arr["index_flat"], arr["index_offsets"]
+    if not (len(names) == len(energies) == len(rownums) == len(flat) == n and len(offs) == len(keys) + 1):
+        raise _CacheMismatch("damaged: array lengths do not match")
+    if offs[0] != 0 or offs[-1] != n or np.any(np.diff(offs) <= 0):
+        raise _CacheMismatch("damaged: bad index offsets")
+    if not np.array_equal(np.sort(flat), np.arange(n)):
+        raise _CacheMismatch("damaged: bad index")
+    if not np.all(np.isfinite(energies)) or np.any(np.abs(energies) > MAX_ABS_ENERGY) or np.any(rownums < 0):
+        raise _CacheMismatch("damaged: bad values")
+    if not all(names) or not set("-".join(keys).split("-")) <= ATOMIC_NUMBER.keys():
+        raise _CacheMismatch("damaged: bad names")
+    return {"names": names, "energies": energies, "rownums": rownums, "index_keys": keys,
+            "index_flat": flat, "index_offsets": offs, "notes": notes, "hash": digest}
+
+
 def load_reference(path: str | os.PathLike, energy_column: str | None = None) -> ReferenceSet:
     """Load a reference file by its extension: ``.csv`` tables, ``.json``/``.json.gz`` entries."""
     p = str(path)
@@ -278,14 +410,32 @@ def load_reference(path: str | os.PathLike, energy_column: str | None = None) ->
 
 
 # ---------------------------------------------------------------------------- helpers
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, with or without the byte-order mark spreadsheets write."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{raw[start]:02x} on line {line}): "
+                         f"save it as UTF-8") from None
+
+
 def _read_table(path: Path, energy_column: str | None) -> tuple[list[Entry], list[str]]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
+    text = _read_text(path)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise InputError(f"reference file {path} is empty") from None
         rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"reference file {path} is not a readable CSV table (line {reader.line_num}: {exc})") from None
     if "formula" not in header:
         raise InputError(f"reference file {path} has no 'formula' column (columns: {', '.join(header)})")
     fcol = header.index("formula")
@@ -322,6 +472,7 @@ def _read_table(path: Path, energy_column: str | None) -> tuple[list[Entry], lis
         if not math.isfinite(energy):
             bad_energy += 1
             continue
+        check_energy(energy, f"reference file {path}, row {r} ({_brief(row[fcol].strip())})")
         entries.append(Entry(row[fcol].strip(), comp, energy, f"{name}:row {r}"))
     if bad_formula:
         notes.append(f"{bad_formula} rows with an unreadable formula were skipped")
@@ -332,6 +483,10 @@ def _read_table(path: Path, energy_column: str | None) -> tuple[list[Entry], lis
     entries, n2 = _add_missing_elements(entries, name)
     entries, n3 = _clean(entries)
     return entries, notes + n2 + n3
+
+
+def _brief(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _is_numeric_column(rows: list[list[str]], j: int) -> bool:
@@ -387,7 +542,15 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
     schemes = set()
     bad = 0
     for k, it in enumerate(items):
-        comp = {str(el): float(a) for el, a in it.composition.get_el_amt_dict().items() if a > 0}
+        amounts = {str(el): float(a) for el, a in it.composition.get_el_amt_dict().items()}
+        eid0 = getattr(it, "entry_id", None)
+        what = f"{source}: entry {k + 1}" + (f" ({eid0})" if eid0 else "")
+        for el, a in amounts.items():
+            if el not in ATOMIC_NUMBER:
+                raise InputError(f"{what}: unknown element '{el}'")
+            if not (math.isfinite(a) and 0 <= a <= MAX_AMOUNT):
+                raise InputError(f"{what}: amount {a:g} of {el} is out of range (0 to {MAX_AMOUNT:g})")
+        comp = {el: a for el, a in amounts.items() if a > 0}
         n = sum(comp.values())
         e = float(it.energy)
         if not math.isfinite(e) or n <= 0:
@@ -400,7 +563,7 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
             names = sorted({type(a).__name__ for a in it.energy_adjustments})
             scheme = scheme or ("+".join(names))
         schemes.add(scheme)
-        rows.append((formula_string(comp), comp, epa, eid, scheme))
+        rows.append((formula_string(comp), comp, epa, eid, scheme, what))
         if len(comp) == 1:
             el = next(iter(comp))
             refs[el] = min(refs.get(el, math.inf), epa)
@@ -411,10 +574,11 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
     if unreferenced:
         notes.append(f"no elemental entry for {', '.join(sorted(unreferenced))}: their systems cannot be used")
     out = []
-    for name, comp, epa, eid, scheme in rows:
+    for name, comp, epa, eid, scheme, what in rows:
         if set(comp) & unreferenced:
             continue
         n = sum(comp.values())
         ef = epa - sum(a * refs[el] for el, a in comp.items()) / n
+        check_energy(ef, f"{what}, {name}")
         out.append(Entry(name, comp, ef, eid, scheme))
     return out, notes, unreferenced

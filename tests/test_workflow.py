@@ -160,9 +160,16 @@ def test_submit_run_status_report_and_dedupe(home, tmp_path, capsys):
 
 
 def test_fizzled_firework_error_and_rerun(home, tmp_path, capsys):
-    study = write_study(tmp_path, preset="{fmax: 0.05, optimizer: NoSuchOptimizer}")
+    study = write_study(tmp_path, preset="{fmax: 0.05}")
     rc, out, err = sseflow(capsys, "submit", study)
     wf = out.strip()
+    # a preset broken after submission (submit itself refuses an unknown optimizer): the run fails
+    from workflows.store import get_launchpad
+
+    lp = get_launchpad()
+    relax_id = lp.fireworks.find_one({"name": {"$regex": "^relax"}})["fw_id"]
+    lp.update_spec([relax_id], {"_tasks.0.preset.optimizer": "NoSuchOptimizer"})
+    store_client.close_all()
     rc, out, err = sseflow(capsys, "run")
     assert rc == 1
     assert "FIZZLED" in err and "InputError: unknown ASE optimizer 'NoSuchOptimizer'" in err
@@ -173,14 +180,12 @@ def test_fizzled_firework_error_and_rerun(home, tmp_path, capsys):
                                                              "'NoSuchOptimizer'"
     rc, out, err = sseflow(capsys, "status", wf)
     assert "unknown ASE optimizer" in out
-    assert stored(home)["tasks"] == []
+    assert stored(home).get("tasks", []) == []
     # `sseflow study` on the unchanged file resumes this workflow (and reports the failure again)
     rc, out, err = sseflow(capsys, "study", study)
     assert rc == 1 and f"resuming workflow {wf} of tiny" in err and "FIZZLED" in err
 
     # the user fixes the Firework (what `lpad update_fws` does) and reruns it
-    from workflows.store import get_launchpad
-
     get_launchpad().update_spec([relax["fw_id"]], {"_tasks.0.preset.optimizer": "FIRE"})
     store_client.close_all()
     rc, out, err = sseflow(capsys, "rerun", "--fizzled")
@@ -217,7 +222,7 @@ def test_killed_worker_is_lost_and_resumes_from_last_geometry(home, tmp_path, ca
     """A worker killed mid-relaxation: ``rerun --lost`` finds it, the rerun continues in the same
     folder from the last frame of its trajectory, and the task is stored once."""
     struct = _al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
-    study = write_study(tmp_path, preset="{fmax: 0.000001, max_steps: 40}", struct=struct)
+    study = write_study(tmp_path, preset="{fmax: 0.0001, max_steps: 1000}", struct=struct)
     rc, out, err = sseflow(capsys, "submit", study)
     wf = out.strip()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

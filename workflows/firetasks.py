@@ -207,7 +207,7 @@ def _task_document(result, input_structure, label: str, fw_spec: dict, extra: di
     return TaskDocument.from_result(
         input_structure, result.calculator, physics_parameters(result.parameters), energy=energy,
         forces=forces if np.isfinite(forces).all() else None, stress=stress, task_type=result.task,
-        output_structure=result.structure, status=result.status, error=result.error,
+        output_structure=result.structure, status=result.outcome, error=result.error,
         fw_id=fw_spec.get("_sseflow_fw_id"), launch_dir=os.getcwd(), timings={"total": round(float(result.wall_time_s), 3)},
         files={Path(f).name: str(f) for f in result.files},
         label=label, correction_scheme=result.correction_scheme, n_steps=int(result.n_steps),
@@ -249,8 +249,10 @@ def relax_phase(structure: dict, label: str, calculator: str, preset: dict | Non
                            directory=work_dir(fw_spec, label), trajectory=traj)
     doc = _task_document(result, s, label, fw_spec, extra)
     key = store.put(doc)
-    if result.status != "completed":
+    if result.outcome != "completed":  # stored as failed / not_converged, never as completed
         store.flush()
+        if result.outcome == "not_converged":  # the error says so: "relaxation not converged in N steps ..."
+            raise RuntimeError(f"{label}: {calculator} {result.error}")
         raise RuntimeError(f"{label}: {calculator} relaxation failed: {result.error}")
     return key, False
 

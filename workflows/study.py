@@ -5,8 +5,9 @@ the calculator (and preset) of each stage, where the reference energies come fro
 compute and how the Fireworks are queued. ``workflows.builders.build_workflow`` turns it into
 a FireWorks ``Workflow``. See ``docs/workflows.md`` for the reference of every key.
 
-Loading is safe (``yaml.SafeLoader``) and strict: an unknown key, a duplicate key or a bad
-value is reported with the file and line it is on::
+Loading is safe (``yaml.SafeLoader``), bounded (at most 1 MB, 1000 aliases and 100,000 values
+once aliases are expanded: an alias bomb is refused before it expands) and strict: an unknown
+key, a duplicate key or a bad value is reported with the file and line it is on::
 
     templates/studies/mine.yaml:14: unknown key 'calculater' in compute (did you mean 'calculators'?)
 
@@ -45,6 +46,83 @@ class StudyError(InputError):
 
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")}
 
+# A study file (or calculator preset) is a page of YAML: a few hundred values, a handful of
+# aliases. These limits refuse an "alias bomb" (aliases of aliases that expand a small file to
+# billions of values) before anything is expanded, and any file that is not a hand-written page.
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_ALIASES = 1_000
+MAX_YAML_VALUES = 100_000  # values after every alias is expanded
+
+
+def _compose_yaml(text: str, source: str):
+    """The YAML node graph of ``text`` (SafeLoader), within the limits above; StudyError otherwise.
+
+    Aliases are counted as they are resolved; the size the document would have with every alias
+    expanded is then computed on the graph (each shared node once), and a node that contains
+    itself is refused.
+    """
+    import yaml
+
+    if len(text) > MAX_YAML_BYTES:
+        raise StudyError(f"{source}: {len(text)} characters of YAML, more than the {MAX_YAML_BYTES} a study "
+                         f"file or preset may have")
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_YAML_ALIASES:
+                    line = self.peek_event().start_mark.line + 1
+                    raise StudyError(f"{source}:{line}: more than {MAX_YAML_ALIASES} YAML aliases "
+                                     f"(refused: a study file needs a handful)")
+            return super().compose_node(parent, index)
+
+    loader = Loader(text)
+    try:
+        node = loader.get_single_node()
+    except RecursionError:
+        raise StudyError(f"{source}: YAML nested too deeply") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, loader
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise StudyError(f"{source}:{n.start_mark.line + 1}: a YAML alias refers to a value that contains it")
+        active.add(key)
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in n.value)
+        else:
+            total = 1
+        active.discard(key)
+        sizes[key] = total = min(total, MAX_YAML_VALUES + 1)
+        return total
+
+    try:
+        expanded = size(node)
+    except RecursionError:
+        raise StudyError(f"{source}: YAML nested too deeply") from None
+    if expanded > MAX_YAML_VALUES:
+        raise StudyError(f"{source}: YAML aliases expand to more than {MAX_YAML_VALUES} values "
+                         f"(refused: a study file has a few hundred)")
+    return node, loader
+
+
+def _safe_yaml_load(text: str, source: str) -> Any:
+    """``yaml.safe_load`` within the limits of :func:`_compose_yaml`."""
+    node, loader = _compose_yaml(text, source)
+    return None if node is None else loader.construct_document(node)
+
 
 def _yaml_load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, int], dict[tuple, int]]:
     """Safe-load YAML; return (data, key_lines, value_lines) with 1-based lines per path.
@@ -55,7 +133,7 @@ def _yaml_load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, int]
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, _ = _compose_yaml(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -94,7 +172,10 @@ def _yaml_load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, int]
         except yaml.YAMLError as exc:
             raise StudyError(f"{source}:{n.start_mark.line + 1}: {getattr(exc, 'problem', None) or exc}") from None
 
-    data = None if node is None else build(node, ())
+    try:
+        data = None if node is None else build(node, ())
+    except RecursionError:
+        raise StudyError(f"{source}: YAML nested too deeply") from None
     if errors:
         raise StudyError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""), errors)
     return data, key_lines, value_lines
@@ -275,8 +356,10 @@ class CalculatorSpec(_Strict):
         if not p.is_absolute() and self._base is not None:
             p = self._base / p
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            if p.is_file() and p.stat().st_size > MAX_YAML_BYTES:
+                raise StudyError(f"calculator preset {p} is larger than {MAX_YAML_BYTES} bytes")
+            data = _safe_yaml_load(p.read_text(encoding="utf-8"), str(p)) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise InputError(f"calculator preset {p} cannot be read: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise InputError(f"calculator preset {p} must be a mapping")
@@ -739,9 +822,52 @@ def load_study(path: str | os.PathLike, check_backends: bool = True) -> Study:
     if not p.is_file():
         raise StudyError(f"study file not found: {p}")
     try:
+        if p.stat().st_size > MAX_YAML_BYTES:
+            raise StudyError(f"{path}: {p.stat().st_size} bytes, more than the {MAX_YAML_BYTES} a study file may have")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyError(f"cannot read study file {p}: {exc}") from None
     study = parse_study(text, source=str(path), base=p.resolve().parent, check_backends=check_backends)
     study._source = p.resolve()
     return study
+
+
+# =========================================================================== before submitting
+
+def check_before_submit(study: Study) -> None:
+    """What :func:`parse_study` cannot see from the YAML alone, checked before any Firework is
+    added (a mistake found by a Firework after hours of calculations is found too late):
+
+    * each calculator's preset: unknown keys, fmax, max_steps, the optimizer's name;
+    * structure files: atoms (or periodic images) closer than 0.5 Å.
+
+    Raises :class:`StudyError` listing every problem.
+    """
+    from workflows.calculators.base import check_parameters, check_values
+    from workflows.structures.validate import check_min_distance
+
+    source = str(study.source) if study.source is not None else "<study>"
+    errors: list[str] = []
+    for stage in ("relax", "static", "phonons", "interfaces", "electronic"):
+        c = getattr(study.calculators, stage)
+        if c is None:
+            continue
+        where = f"{source}: calculators.{stage}"
+        try:
+            check_parameters(c.name, c.preset_dict(), where)
+            check_values(c.name, c.parameters(), where)
+        except InputError as exc:
+            errors.append(str(exc))
+    seen: set[str] = set()
+    for ph in [*study.electrolytes, *study.interlayers, *study.phases.include]:
+        if not ph.cif or str(ph.path()) in seen:
+            continue
+        seen.add(str(ph.path()))
+        try:
+            from workflows.structures.library import read_structure
+
+            check_min_distance(read_structure(ph.path()), where=f"{source}: {ph.path()}")
+        except InputError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise StudyError("; ".join(errors), errors)

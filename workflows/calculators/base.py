@@ -142,6 +142,14 @@ class CalcResult:
     task: str = "relax"               # "relax" or "static"
 
     @property
+    def outcome(self) -> str:
+        """The status its task document records: ``completed``, ``failed``, or ``not_converged`` for
+        a relaxation that stopped at its step limit with forces above its fmax."""
+        if self.status == "completed" and self.task == "relax" and not self.converged:
+            return NOT_CONVERGED
+        return self.status
+
+    @property
     def max_force(self) -> float:
         f = np.asarray(self.forces, dtype=float)
         return float(np.sqrt((f ** 2).sum(axis=1)).max()) if f.size else 0.0
@@ -176,7 +184,7 @@ class CalcResult:
             "n_steps": int(self.n_steps),
             "converged": bool(self.converged),
             "wall_time_s": float(self.wall_time_s),
-            "status": self.status,
+            "status": self.outcome,
             "files": [str(f) for f in self.files],
             "fingerprint": fingerprint(self.structure),
             "correction_scheme": self.correction_scheme,
@@ -203,11 +211,116 @@ class CalcResult:
             stress=None if not np.isfinite(stress).all() else stress,
             task_type=self.task, output_structure=self.structure,
             energy_per_atom=_finite_or_none(self.energy_per_atom),
-            timings={"total": float(self.wall_time_s)}, status=self.status, error=self.error,
+            timings={"total": float(self.wall_time_s)}, status=self.outcome, error=self.error,
             files={Path(f).name: str(f) for f in self.files},
             correction_scheme=self.correction_scheme, n_steps=int(self.n_steps), converged=bool(self.converged),
             structure_match_fingerprint=fingerprint(self.structure),
         )
+
+
+NOT_CONVERGED = "not_converged"
+
+
+def judge(result: CalcResult, fmax: float | None = None, steps: int | None = None) -> CalcResult:
+    """Check what a finished calculation returned.
+
+    Non-finite energy, forces or stress (an exploded structure, a broken potential): status
+    ``failed``. A relaxation whose optimizer stopped at its step limit with forces above ``fmax``
+    keeps its result (callers may use the last geometry) with ``converged`` False and the reason
+    in ``error``; its task document says ``not_converged`` (:attr:`CalcResult.outcome`). Neither
+    is ever stored or reused as ``completed``.
+    """
+    if result.status != "completed":
+        return result
+    forces = np.asarray(result.forces, dtype=float)
+    stress = np.asarray(result.stress, dtype=float)
+    finite = math.isfinite(float(result.energy)) and bool(np.isfinite(forces).all())
+    if finite and stress.size and np.isnan(stress).all():
+        pass  # a calculator without stress (molecules): all NaN by convention
+    elif finite:
+        finite = bool(np.isfinite(stress).all())
+    if not finite:
+        result.status = "failed"
+        result.converged = False
+        result.error = "non-finite energy, forces or stress (the calculation diverged)"
+        return result
+    if result.task == "relax" and not result.converged:
+        limit = f" in {steps} steps" if steps is not None else ""
+        target = f" > fmax {fmax:g} eV/Å" if fmax is not None else ""
+        result.error = (f"relaxation not converged{limit}: max force {result.max_force:.3g} eV/Å{target} "
+                        f"(raise max_steps, or check the structure)")
+    return result
+
+
+def optimizer_class(name: str, choices: bool = False):
+    """The ASE optimizer class called ``name`` (FIRE, BFGS, LBFGS ...); InputError otherwise
+    (with ``choices``, the message lists the optimizers there are)."""
+    from ase import optimize
+    from ase.optimize.optimize import Optimizer
+
+    cls = getattr(optimize, str(name), None)
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        known = sorted(n for n in dir(optimize) if isinstance(getattr(optimize, n), type)
+                       and issubclass(getattr(optimize, n), Optimizer) and not n.startswith("_")
+                       and n not in ("Optimizer", "Dynamics"))
+        raise InputError(f"unknown ASE optimizer '{name}'" + (f" (choose from {', '.join(known)})" if choices else ""))
+    return cls
+
+
+def _env_reference(value) -> bool:
+    """A ``">>key<<"`` value: filled in from the FireWorker's env when the Firework runs."""
+    return isinstance(value, str) and value.startswith(">>") and value.endswith("<<")
+
+
+def check_values(name: str, params: dict, where: str | None = None) -> None:
+    """InputError unless the generic preset values are usable: ``fmax`` a positive finite number,
+    ``max_steps`` a whole number >= 0, ``optimizer`` an ASE optimizer. ``where`` (the study key
+    or option the values come from) prefixes the message."""
+    at = f"{where}: calculator '{name}': " if where else ""
+    fmax = params.get("fmax")
+    if fmax is not None and not _env_reference(fmax):
+        if isinstance(fmax, bool) or not isinstance(fmax, (int, float)) or not math.isfinite(fmax) or fmax <= 0:
+            raise InputError(f"{at or f'calculator {name!r}: '}fmax must be a positive number (eV/Å), not {fmax!r}")
+    steps = params.get("max_steps")
+    if steps is not None and not _env_reference(steps):
+        whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
+        if isinstance(steps, bool) or not whole or steps < 0:
+            raise InputError(f"{at or f'calculator {name!r}: '}max_steps must be a whole number >= 0, "
+                             f"not {steps!r}")
+    opt = params.get("optimizer")
+    if opt is not None and not _env_reference(opt):
+        try:
+            optimizer_class(opt, choices=bool(where))
+        except InputError as exc:
+            raise InputError(f"{at}{exc}") from None
+
+
+def known_keys(name: str) -> set[str]:
+    """Preset keys backend ``name`` understands: its defaults, its shipped preset, its extra keys."""
+    from workflows.calculators.registry import backend_class
+
+    cls = backend_class(name)
+    return set(cls.defaults) | set(load_preset(cls.name, {})) | set(cls.extra_keys) | {"fw_env"}
+
+
+def check_parameters(name: str, params: dict | None, where: str | None = None) -> None:
+    """InputError for a preset / ``--set`` mapping that backend ``name`` cannot use: unknown keys
+    (with the closest known one) and unusable generic values (:func:`check_values`)."""
+    import difflib
+
+    at = f"{where}: " if where else ""
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise InputError(f"{at}calculator preset must be a mapping")
+    known = known_keys(name)
+    for key in params:
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+            raise InputError(f"{at}unknown parameter '{key}' for calculator '{name}'"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else
+                                f" (known: {', '.join(sorted(known - {'fw_env'}))})"))
+    check_values(name, params, where)
 
 
 def _finite_or_none(x):
@@ -244,11 +357,15 @@ class Backend:
     correction_scheme: str = "none"
     defaults: dict = {}
 
+    # preset keys the backend reads besides those of ``defaults`` (see check_parameters)
+    extra_keys: frozenset = frozenset()
+
     def __init__(self, preset: dict | None = None, **overrides):
         params = load_preset(self.name, self.defaults)
         params = deep_merge(params, preset or {})
         params = deep_merge(params, overrides)
         self.parameters: dict = params
+        check_values(self.name, params)
         self.check()
 
     # -- to implement
@@ -260,16 +377,18 @@ class Backend:
 
     # -- shared driver
     def _prepare(self, obj):
+        from workflows.structures.validate import check_min_distance
+
         atoms = to_atoms(obj)
         if len(atoms) == 0:
             raise InputError("structure has no atoms")
+        check_min_distance(atoms)
         return atoms
 
     def relax(self, atoms_or_structure, fmax: float | None = None, steps: int | None = None,
               relax_cell: bool = True, directory: str | os.PathLike | None = None,
               trajectory: str | os.PathLike | None = None) -> CalcResult:
         """Relax positions (and the cell when ``relax_cell``) with an ASE optimizer."""
-        from ase import optimize
         from ase.filters import FrechetCellFilter
 
         fmax = float(self.parameters.get("fmax", 0.05) if fmax is None else fmax)
@@ -278,10 +397,7 @@ class Backend:
         atoms.calc = self.ase_calculator(directory=directory)
         directory = self._directory(atoms.calc, directory)
         opt_name = str(self.parameters.get("optimizer", "FIRE"))
-        try:
-            opt_cls = getattr(optimize, opt_name)
-        except AttributeError:
-            raise InputError(f"unknown ASE optimizer '{opt_name}'") from None
+        opt_cls = optimizer_class(opt_name)
         target = FrechetCellFilter(atoms) if relax_cell else atoms
         t0 = time.perf_counter()
         files: list[str] = []
@@ -298,7 +414,7 @@ class Backend:
         result = self._collect(atoms, n_steps, converged, time.perf_counter() - t0, "relax",
                                {"fmax": fmax, "steps": steps, "relax_cell": relax_cell, "optimizer": opt_name})
         result.files = files + self._files(directory)
-        return result
+        return judge(result, fmax, steps)
 
     def static(self, atoms_or_structure, directory: str | os.PathLike | None = None) -> CalcResult:
         atoms = self._prepare(atoms_or_structure)
@@ -313,7 +429,7 @@ class Backend:
             return self._failed(atoms, exc, time.perf_counter() - t0, "static")
         result = self._collect(atoms, 0, True, time.perf_counter() - t0, "static", {})
         result.files = self._files(directory)
-        return result
+        return judge(result)
 
     # -- helpers
     keeps_files = False  # file-based codes (QE, VASP): list what the run left in its folder

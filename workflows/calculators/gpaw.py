@@ -28,6 +28,7 @@ class GPAWBackend(Backend):
         "max_steps": 100,
         "txt": "gpaw.txt",
     }
+    extra_keys = frozenset({"setup_path"})  # GPAW_SETUP_PATH for this backend
 
     def check(self) -> None:
         try:

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import InputError
-from workflows.calculators.base import Backend, CalcResult, deep_merge, resolve_command, to_atoms, to_structure
+from workflows.calculators.base import (Backend, CalcResult, deep_merge, judge, resolve_command, to_atoms,
+                                        to_structure)
 
 CORRECTION_SCHEME = "MP2020"
 
@@ -78,6 +79,7 @@ class VASPBackend(Backend):
         "max_steps": 99,         # becomes NSW
         "timeout_s": None,
     }
+    extra_keys = frozenset({"input_set", "kpts"})  # input set class per task; k-points of ase_calculator
 
     def check(self) -> None:
         p = self.parameters
@@ -154,7 +156,7 @@ class VASPBackend(Backend):
             atoms = to_atoms(structure)
             return self._failed(atoms, RuntimeError(f"VASP exited {proc.returncode}: {exc}"), wall, task)
         result.wall_time_s = wall
-        return result
+        return judge(result)
 
     def relax(self, atoms_or_structure, fmax=None, steps=None, relax_cell=True, directory=None, trajectory=None):
         return self._run(atoms_or_structure, "relax", directory, fmax=fmax, steps=steps, relax_cell=relax_cell)

@@ -47,3 +47,79 @@ def validate_formulas(formulas) -> None:
 
 def echo_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+# ------------------------------------------------------------------ option types and output paths
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be a finite number (``nan`` and ``inf`` are refused), within an
+    optional range (``FiniteFloat(min=0, min_open=True)``: positive)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
+POSITIVE = FiniteFloat(min=0, min_open=True)      # > 0: force tolerances, times, lengths
+NON_NEGATIVE = FiniteFloat(min=0)                  # >= 0
+COUNT = click.IntRange(min=0)                      # 0, 1, 2 ... (step limits, "0: no limit")
+POSITIVE_INT = click.IntRange(min=1)
+
+
+def folder_problem(path) -> str | None:
+    """Why no folder can be at ``path`` (made when missing) to write in, or None when one can."""
+    import os
+    from pathlib import Path
+
+    p = Path(os.path.expanduser(str(path))).absolute()
+    where = p
+    while True:
+        try:
+            if where.exists():
+                break
+        except OSError as exc:
+            return f"{where}: {exc.strerror or exc}"
+        if where.parent == where:
+            break
+        where = where.parent
+    if not where.is_dir():
+        return f"{where} is a file, not a folder"
+    if not os.access(where, os.W_OK | os.X_OK):
+        return f"{where} is not writable (permission denied)"
+    return None
+
+
+def check_output_folder(path, option: str) -> None:
+    """InputError (one line naming ``path``) unless ``path`` is a folder that exists or can be made."""
+    from analysis.errors import InputError
+
+    problem = folder_problem(path)
+    if problem:
+        raise InputError(f"{option} {path}: cannot write there, {problem}")
+
+
+def check_output_file(path, option: str, make_parent: bool = False) -> None:
+    """InputError (one line naming ``path``) unless a file can be written at ``path``: its folder
+    exists (or, with ``make_parent``, can be made) and is writable, and ``path`` is not a folder."""
+    import os
+    from pathlib import Path
+
+    from analysis.errors import InputError
+
+    p = Path(os.path.expanduser(str(path))).absolute()
+    if p.is_dir():
+        raise InputError(f"{option} {path}: is a folder, not a file")
+    if make_parent:
+        problem = folder_problem(p.parent)
+    elif not p.parent.is_dir():
+        problem = f"{p.parent} {'is a file, not a folder' if p.parent.exists() else 'does not exist'}"
+    else:
+        problem = None if os.access(p.parent, os.W_OK | os.X_OK) else f"{p.parent} is not writable (permission denied)"
+    if problem:
+        raise InputError(f"{option} {path}: cannot write there, {problem}")

@@ -55,10 +55,10 @@ def init_cmd(config, no_launchpad):
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_cmd(config, as_json):
-    """Where the store is and how many documents each collection holds."""
+    """Where the store is and how many documents each collection holds (read-only)."""
     from workflows.store.hooks import open_store
 
-    with open_store(config) as store:
+    with open_store(config, mode="read") as store:
         st = store.status()
     if as_json:
         click.echo(json.dumps(st, indent=2))
@@ -84,10 +84,13 @@ def status_cmd(config, as_json):
 @click.option("--collection", "collections", multiple=True, metavar="NAME",
               help="Export only this collection (repeatable). Default: every collection, LaunchPad included.")
 def export_cmd(path, config, collections):
-    """Write the database to PATH as JSON lines (MongoDB canonical Extended JSON); '-' for stdout."""
+    """Write the database to PATH as JSON lines (MongoDB canonical Extended JSON); '-' for stdout.
+
+    Read-only: works on a store in a read-only folder or file system.
+    """
     from workflows.store.hooks import open_store
 
-    with open_store(config) as store:
+    with open_store(config, mode="read") as store:
         n = store.export_jsonl(path, collections or None)
         where = store.config.location
     if path != "-":
@@ -98,7 +101,10 @@ def export_cmd(path, config, collections):
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @config_option
 def import_cmd(path, config):
-    """Load a JSON-lines export; documents replace stored ones with the same _id or natural key."""
+    """Load a JSON-lines export; documents replace stored ones with the same _id or natural key.
+
+    The whole file is checked before anything is written; the embedded store is saved once.
+    """
     from analysis.errors import InputError
     from workflows.store.hooks import open_store
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import click
 
+from workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE
+
 FINAL = ("COMPLETED", "FIZZLED", "DEFUSED", "ARCHIVED")
 
 # One BLAS/OpenMP thread unless the user says otherwise: small cells are several times slower
@@ -222,6 +224,7 @@ class Runner:
             rocket_mod.start_ping_launch = lambda launchpad, launch_id: None
         cwd = os.getcwd()
         bar = _Progress(total, done0, self.progress)
+        interrupt = _StopOnInterrupt()
         try:
             with _blas_threads(), open(self.errors_log, "a", encoding="utf-8") as errf, \
                     open(self.launch_root / "warnings.log", "a", encoding="utf-8") as warnf, \
@@ -238,6 +241,8 @@ class Runner:
                     os.chdir(ldir)
                     try:
                         ran = launch_rocket(self.lp, self.fworker, strm_lvl="CRITICAL", err_file=errf)
+                    except KeyboardInterrupt:  # outside the Firetask (checkout, bookkeeping)
+                        interrupt.caught = True
                     finally:
                         os.chdir(cwd)
                         try:
@@ -245,6 +250,12 @@ class Runner:
                                 os.rmdir(ldir)
                         except OSError:
                             pass
+                    if interrupt.caught:  # the Rocket recorded Ctrl-C as a failure: run it again next time
+                        bar.close()
+                        note = self._requeue(next_launch)
+                        if note:
+                            _err(note)
+                        raise KeyboardInterrupt
                     if not ran:
                         break
                     launch = self.lp.launches.find_one({"launch_id": next_launch}, {"fw_id": 1, "state": 1})
@@ -255,6 +266,7 @@ class Runner:
                     if self._flush_due():
                         self._flush()
         finally:
+            interrupt.restore()
             ft.RUNNER_FLUSHES = prev_flag
             rocket_mod.start_ping_launch = prev_ping
             os.chdir(cwd)
@@ -265,11 +277,63 @@ class Runner:
                 "completed": states.get("COMPLETED", 0), "fizzled_now": states.get("FIZZLED", 0) - fizzled0,
                 "fizzled": states.get("FIZZLED", 0), "states": states}
 
+    def _requeue(self, launch_id) -> str | None:
+        """After Ctrl-C: the Firework of launch ``launch_id``, stopped mid-run (FIZZLED by the Rocket,
+        or still RUNNING), back to READY, to run again in the same launch folder (a relaxation then
+        continues from its trajectory). Returns the line telling the user, None if it had finished."""
+        launch = None if launch_id is None else self.lp.launches.find_one(
+            {"launch_id": launch_id}, {"fw_id": 1, "launch_dir": 1, "state": 1})
+        if launch is None:
+            return None
+        fw = self.lp.fireworks.find_one({"fw_id": launch["fw_id"]}, {"fw_id": 1, "name": 1, "state": 1})
+        if fw is None or fw["state"] not in ("RUNNING", "RESERVED", "FIZZLED"):
+            return None
+        if launch.get("state") in ("RUNNING", "RESERVED"):
+            self.lp.mark_fizzled(launch_id)
+        try:
+            self.lp.rerun_fw(fw["fw_id"], recover_launch=launch_id, recover_mode="prev_dir")
+        except ValueError:  # no checkpoint recorded: plain rerun, in the same folder
+            self.lp.rerun_fw(fw["fw_id"])
+            if launch.get("launch_dir"):
+                self.lp.update_spec([fw["fw_id"]], {"_launch_dir": launch["launch_dir"]})
+        return (f"interrupted: Firework {fw['fw_id']} ({fw['name']}) stopped and set back to READY; "
+                f"'sseflow run' (or 'sseflow study') runs it again")
+
     def _states(self, scope: list[int]) -> dict[str, int]:
         out: dict[str, int] = {}
         for d in self.lp.fireworks.find({"fw_id": {"$in": scope}}, {"state": 1}):
             out[d["state"]] = out.get(d["state"], 0) + 1
         return out
+
+
+class _StopOnInterrupt:
+    """Ctrl-C while Rockets run. The first one raises KeyboardInterrupt as usual (the running
+    Firetask stops; the Rocket records that as a failure) and tells the Runner to stop after it
+    instead of starting the next Firework; further ones are ignored while the Runner puts that
+    Firework back. Only in the main thread, and not when SIGINT is ignored (a background job)."""
+
+    def __init__(self):
+        import signal
+        import threading
+
+        self.caught = False
+        self._prev = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._prev = signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame):
+        if self.caught:
+            return
+        self.caught = True
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        import signal
+
+        if self._prev is not None:
+            signal.signal(signal.SIGINT, self._prev)
+            self._prev = None
 
 
 def _blas_threads():
@@ -318,6 +382,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+            self.bar = None
 
 
 def run_fireworks(lp, fworker=None, max_fw: int = 0, scope: list[int] | None = None, launch_root=None,
@@ -353,12 +418,37 @@ def submit_study(study_file: str, config: str | None = None, output: str | None 
     from workflows.study import load_study
 
     study = load_study(study_file)
+    _check_submission(study, output)
     lp = _launchpad(config)
     wf, plan = build_workflow(study, _store(config), Path(output).resolve() if output else None)
     if dry_run:
         return None, plan, wf
     mapping = lp.add_wf(wf)
     return min(mapping.values()), plan, wf
+
+
+def _check_submission(study, output: str | None) -> Path:
+    """Checks before a study's Fireworks are added: its calculator presets and structure files
+    (:func:`workflows.study.check_before_submit`) and its report folder, which the last Firework
+    writes. Returns the report folder."""
+    from analysis.errors import InputError
+    from workflows.cli.common import folder_problem
+    from workflows.study import check_before_submit
+
+    check_before_submit(study)
+    out = Path(output).resolve() if output else study.output_dir()
+    problem = folder_problem(out)
+    if problem:
+        what = f"--output {output}" if output else f"{study.source or study.name}: output folder {out}"
+        raise InputError(f"{what}: cannot write there, {problem}")
+    return out
+
+
+def _check_launch_dir(launch_dir: str | None) -> None:
+    if launch_dir:
+        from workflows.cli.common import check_output_folder
+
+        check_output_folder(launch_dir, "--launch-dir")
 
 
 def _describe(wf, plan) -> str:
@@ -393,14 +483,14 @@ def submit(study_file, output, dry_run, config):
 # =========================================================================== run
 
 @click.command()
-@click.option("--max", "max_fw", type=int, default=0, show_default=True, metavar="N",
+@click.option("--max", "max_fw", type=COUNT, default=0, show_default=True, metavar="N",
               help="Stop after N Fireworks (0: until none is ready).")
 @click.option("--wf", type=int, default=None, metavar="ID", help="Only this workflow's Fireworks.")
 @click.option("--fworker", default=None, type=click.Path(dir_okay=False),
               help="FireWorker file (name, category, query, env); default $SSEFLOW_HOME/my_fworker.yaml.")
 @click.option("--launch-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of the launch folders (default $SSEFLOW_HOME/launches).")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+@click.option("--wait", type=NON_NEGATIVE, default=0.0, metavar="SECONDS",
               help="Wait this long for the embedded store while another process holds it (queued jobs).")
 @click.option("--quiet", is_flag=True, help="No progress bar or per-Firework lines.")
 @config_option
@@ -408,6 +498,7 @@ def run(max_fw, wf, fworker, launch_dir, wait, quiet, config):
     """Run READY Fireworks on this machine (FireWorks rapid-fire), with a progress bar."""
     from workflows.store.client import connect
 
+    _check_launch_dir(launch_dir)
     lp = _launchpad(config, wait)
     scope = _wf_ids(lp, wf)
     if connect(config).embedded:  # this process holds the store: a RUNNING Firework has no worker
@@ -447,10 +538,14 @@ def workflow_status(lp, wf: int | None = None) -> list[dict]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @config_option
 def status(wf, as_json, config):
-    """States of the workflows (or of the Fireworks of workflow WF), with the error of each failure."""
-    from analysis.errors import InputError
+    """States of the workflows (or of the Fireworks of workflow WF), with the error of each failure.
 
-    lp = _launchpad(config)
+    Read-only: on the embedded store, the last saved state, also while a run holds the store.
+    """
+    from analysis.errors import InputError
+    from workflows.store.launchpad import get_launchpad
+
+    lp = get_launchpad(config, mode="snapshot")
     rows = workflow_status(lp, wf)
     if wf is not None and not rows:
         raise InputError(f"no workflow with Firework {wf} on this LaunchPad")
@@ -520,7 +615,7 @@ def rerun_fireworks(lp, fizzled: bool, lost: bool, wf: int | None = None, expira
 @click.option("--fizzled", is_flag=True, help="Rerun every FIZZLED Firework.")
 @click.option("--lost", is_flag=True, help="Find runs whose worker died (detect_lostruns) and rerun them in place.")
 @click.option("--wf", type=int, default=None, metavar="ID", help="Only in this workflow.")
-@click.option("--expiration", type=float, default=None, metavar="SECONDS",
+@click.option("--expiration", type=POSITIVE, default=None, metavar="SECONDS",
               help="A RUNNING Firework is lost when not pinged for this long (default: 0 on the embedded store, "
                    "which this command holds; FireWorks' RUN_EXPIRATION_SECS on MongoDB).")
 @config_option
@@ -591,7 +686,7 @@ def print_report(output: Path) -> None:
 
 @click.command()
 @click.argument("study_file", metavar="STUDY.yaml", type=click.Path(dir_okay=False))
-@click.option("--max", "max_fw", type=int, default=0, metavar="N", help="Stop after N Fireworks.")
+@click.option("--max", "max_fw", type=COUNT, default=0, metavar="N", help="Stop after N Fireworks (0: all).")
 @click.option("--new", is_flag=True, help="Always submit a new workflow (default: resume the unfinished one "
                                           "built from this very study file, unchanged).")
 @click.option("--output", default=None, type=click.Path(file_okay=False), help="Report folder.")
@@ -607,6 +702,7 @@ def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
 
     t0 = time.monotonic()
     st = load_study(study_file)
+    _check_launch_dir(launch_dir)
     lp = _launchpad(config)
     wf_id = None if new else _find_unfinished(lp, st)
     if wf_id is not None:
@@ -616,7 +712,7 @@ def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
         meta = lp.workflows.find_one({"nodes": wf_id}, {"metadata": 1})["metadata"]
         out_dir = Path(meta["output"])
     else:
-        out_dir = Path(output).resolve() if output else st.output_dir()
+        out_dir = _check_submission(st, output)
         wf, plan = build_workflow(st, _store(config), out_dir)
         mapping = lp.add_wf(wf)
         wf_id = min(mapping.values())

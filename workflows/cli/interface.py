@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from analysis.errors import InputError
-from workflows.cli.common import echo_json
+from workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, echo_json
 
 
 def _miller(value: str) -> tuple[int, int, int]:
@@ -74,6 +74,30 @@ def _settings(values) -> dict:
         except yaml.YAMLError:
             raise InputError(f"--set '{item}': the value is not valid YAML") from None
     return out
+
+
+def _check_outputs(out_dir, plot_prefix) -> None:
+    """Output paths that cannot be written: one line now, not a traceback after the calculations."""
+    from workflows.cli.common import check_output_file, check_output_folder
+
+    if out_dir:
+        check_output_folder(out_dir, "--output")
+    if plot_prefix:
+        check_output_file(f"{plot_prefix}_structure.png", "--plot", make_parent=True)
+
+
+def _check_overrides(electronic, overrides) -> None:
+    """``--set`` keys the electronic backend does not know (a typo would silently do nothing)."""
+    from workflows.calculators.registry import BACKENDS
+
+    if not overrides:
+        return
+    if not electronic:
+        raise InputError("--set overrides the --electronic backend's preset: give --electronic too")
+    if str(electronic).strip().lower() in BACKENDS:
+        from workflows.calculators.base import check_parameters
+
+        check_parameters(str(electronic).strip().lower(), _settings(overrides), "--set")
 
 
 def _pct(x: float) -> str:
@@ -159,31 +183,32 @@ def interface():
 @interface.command("build")
 @click.argument("electrolyte")
 @click.argument("electrode")
-@click.option("--max-strain", type=float, default=0.05, show_default=True, help="Largest strain (fraction) on the strained side.")
-@click.option("--max-atoms", type=int, default=200, show_default=True, help="Largest interface cell.")
-@click.option("--max-area", type=float, default=150.0, show_default=True, help="Largest interface area (Å2).")
-@click.option("--max-index", type=int, default=1, show_default=True, help="Largest Miller index of the surfaces tried.")
+@click.option("--max-strain", type=FiniteFloat(min=0, max=0.5, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Largest strain (fraction) on the strained side.")
+@click.option("--max-atoms", type=click.IntRange(min=2), default=200, show_default=True, help="Largest interface cell.")
+@click.option("--max-area", type=POSITIVE, default=150.0, show_default=True, help="Largest interface area (Å2).")
+@click.option("--max-index", type=POSITIVE_INT, default=1, show_default=True, help="Largest Miller index of the surfaces tried.")
 @click.option("--electrolyte-miller", "el_millers", multiple=True, metavar="HKL",
               help="Electrolyte surface(s) to try (e.g. 110; repeat); default all up to --max-index.")
 @click.option("--electrode-miller", "ed_millers", multiple=True, metavar="HKL", help="Electrode surface(s) to try.")
-@click.option("--electrolyte-thickness", type=float, default=9.0, show_default=True, help="Minimum slab thickness (Å).")
-@click.option("--electrode-thickness", type=float, default=8.0, show_default=True, help="Minimum slab thickness (Å).")
+@click.option("--electrolyte-thickness", type=POSITIVE, default=9.0, show_default=True, help="Minimum slab thickness (Å).")
+@click.option("--electrode-thickness", type=POSITIVE, default=8.0, show_default=True, help="Minimum slab thickness (Å).")
 @click.option("--strain-on", type=click.Choice(["electrode", "electrolyte"]), default="electrode", show_default=True,
               help="Which side takes the strain (the soft metal by default).")
-@click.option("--list", "n_list", type=int, default=10, show_default=True, help="Candidates to print.")
-@click.option("--candidate", "pick", type=int, default=1, show_default=True, help="Rank of the candidate to build.")
+@click.option("--list", "n_list", type=COUNT, default=10, show_default=True, help="Candidates to print.")
+@click.option("--candidate", "pick", type=POSITIVE_INT, default=1, show_default=True, help="Rank of the candidate to build.")
 @click.option("--stacking", type=click.Choice(["vacuum", "periodic"]), default="vacuum", show_default=True)
-@click.option("--vacuum", type=float, default=12.0, show_default=True, help="Vacuum above the electrode (Å).")
-@click.option("--gap", type=float, default=2.0, show_default=True, help="Interlayer distance without --scan (Å).")
+@click.option("--vacuum", type=NON_NEGATIVE, default=12.0, show_default=True, help="Vacuum above the electrode (Å).")
+@click.option("--gap", type=POSITIVE, default=2.0, show_default=True, help="Interlayer distance without --scan (Å).")
 @click.option("--scan/--no-scan", default=True, show_default=True,
               help="Rigid shifts (3x3 grid of the electrode cell) x gaps (1.6-3.2 Å) scored by single points of --calculator.")
-@click.option("--fixed-layers", type=int, default=2, show_default=True, help="Electrolyte layers held fixed.")
+@click.option("--fixed-layers", type=COUNT, default=2, show_default=True, help="Electrolyte layers held fixed.")
 @click.option("--relax", is_flag=True, help="Relax the interface and both slabs; work of adhesion.")
 @click.option("--calculator", default="chgnet", show_default=True, help="Relaxation / scoring backend.")
-@click.option("--fmax", type=float, default=0.05, show_default=True)
-@click.option("--steps", type=int, default=300, show_default=True)
+@click.option("--fmax", type=POSITIVE, default=0.05, show_default=True)
+@click.option("--steps", type=COUNT, default=300, show_default=True)
 @click.option("--electronic", default=None, metavar="BACKEND", help="Electronic static and Schottky barriers (gpaw, qe, vasp).")
-@click.option("--ecut", type=float, default=None, help="Plane-wave cutoff for --electronic (eV; preset default).")
+@click.option("--ecut", type=POSITIVE, default=None, help="Plane-wave cutoff for --electronic (eV; preset default).")
 @click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface for --electronic.")
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -208,6 +233,8 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     from workflows.interfaces.stages import find_and_build, periods_of, store_interface
 
     say = (lambda *a, **k: None) if as_json else click.echo
+    _check_outputs(out_dir, plot_prefix)
+    _check_overrides(electronic, overrides)
     if calculator == "chgnet":
         set_torch_threads(1)
     settings = {"max_strain": max_strain, "max_area": max_area, "max_atoms": max_atoms, "max_index": max_index,
@@ -309,7 +336,7 @@ def _save_electronic(d: Path, run) -> list[str]:
 @click.argument("target")
 @click.option("--electronic", default="gpaw", show_default=True, metavar="BACKEND",
               help="Electronic backend for a new static: gpaw (here), qe, vasp.")
-@click.option("--ecut", type=float, default=None, help="Plane-wave cutoff (eV; preset default).")
+@click.option("--ecut", type=POSITIVE, default=None, help="Plane-wave cutoff (eV; preset default).")
 @click.option("--kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the interface.")
 @click.option("--bulk-kpts", default=None, metavar="K1,K2,K3", help="k-point mesh of the bulk reference.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -321,9 +348,9 @@ def _save_electronic(d: Path, run) -> list[str]:
 @click.option("--cell", type=click.Choice(["auto", "relaxed", "built"]), default="auto", show_default=True,
               help="Which cell: auto = the relaxed one unless its relaxation polarised the electrolyte.")
 @click.option("--rerun", is_flag=True, help="Run the static again even when DIR has electronic.npz.")
-@click.option("--threshold", type=float, default=0.05, show_default=True,
+@click.option("--threshold", type=POSITIVE, default=0.05, show_default=True,
               help="Band-edge DOS threshold (fraction of the layer's DOS scale).")
-@click.option("--tol", type=float, default=0.1, show_default=True, help="Bulk-like layers agree within this (eV).")
+@click.option("--tol", type=POSITIVE, default=0.1, show_default=True, help="Bulk-like layers agree within this (eV).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", "plot_prefix", default=None, metavar="PREFIX",
               help="Write PREFIX_layer_dos.png, PREFIX_potential.png and PREFIX_structure.png.")
@@ -344,6 +371,8 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     from workflows.interfaces.stages import electronic_stage, from_directory, from_document, reanalyse
 
     say = (lambda *a, **k: None) if as_json else click.echo
+    _check_outputs(out_dir, plot_prefix)
+    _check_overrides(electronic, overrides)
     if Path(target).is_dir():
         src = from_directory(target, cell)
     elif Path(target).exists():

@@ -44,7 +44,17 @@ def _available() -> list[str]:
     return out
 
 
+class Interrupted(Exception):
+    """Ctrl-C in a command (click would print an empty line and abort)."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
     def list_commands(self, ctx):
         return _available()
 
@@ -75,8 +85,9 @@ def main(argv: list[str] | None = None) -> None:
             rv = cli.main(args=argv, prog_name="sseflow", standalone_mode=False)
         finally:
             _flush_store()
-    except click.exceptions.Abort:
-        click.echo("sseflow: aborted", err=True)
+    except click.exceptions.Abort as exc:
+        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        click.echo("sseflow: interrupted" if interrupted else "sseflow: aborted", err=True)
         sys.exit(130)
     except click.exceptions.ClickException as exc:  # usage errors: one line, status 2
         click.echo(f"sseflow: error: {exc.format_message()}", err=True)
@@ -84,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         click.echo(f"sseflow: error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         click.echo("sseflow: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # anything that reaches here is a user-facing failure too: one line
@@ -95,10 +106,29 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _flush_store() -> None:
-    """End of every command: write the embedded store atomically if this process opened it."""
+    """End of every command: write the embedded store atomically if this process opened it.
+
+    When that fails (disk full, folder gone) the error is reported once: the store is let go
+    of, so that nothing tries to write it again while the process exits.
+    """
     mod = sys.modules.get("workflows.store.client")
-    if mod is not None:
+    if mod is None:
+        return
+    try:
         mod.flush_all()
+    except BaseException:
+        _abandon_store(mod)
+        raise
+
+
+def _abandon_store(mod) -> None:
+    """Mark every open store handle closed (its flush is then a no-op) and drop the at-exit
+    writer of its in-memory copy: a write that just failed is not retried at exit."""
+    for handle in list(getattr(mod, "_HANDLES", {}).values()):
+        handle.closed = True
+        finalizer = getattr(getattr(handle, "server_store", None), "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()
 
 
 def _hook_error(exc: Exception) -> bool:

@@ -1,9 +1,11 @@
 """``sseflow phonons``: harmonic phonons and vibrational free energies with phonopy."""
 from __future__ import annotations
 
+import math
+
 import click
 
-from workflows.cli.common import echo_json, split_list
+from workflows.cli.common import POSITIVE, FiniteFloat, echo_json, split_list
 
 
 def _temperatures(text: str) -> list[float]:
@@ -13,8 +15,8 @@ def _temperatures(text: str) -> list[float]:
             v = float(t)
         except ValueError:
             raise click.BadParameter(f"'{t}' is not a temperature in K", param_hint="--temperatures") from None
-        if v < 0:
-            raise click.BadParameter(f"{t} K is negative", param_hint="--temperatures")
+        if not math.isfinite(v) or v < 0:
+            raise click.BadParameter(f"{t} K is not a temperature (finite, >= 0)", param_hint="--temperatures")
         out.append(v)
     return out
 
@@ -59,13 +61,14 @@ def format_rows(rows: list[dict]) -> str:
 @click.option("--calculator", default="chgnet", show_default=True, help="Force backend (chgnet, sevennet, emt, ...).")
 @click.option("--temperatures", default="0,300,600", show_default=True, metavar="T,..",
               help="Temperatures (K) to report; the stored grid is 0-2000 K every 10 K.")
-@click.option("--min-length", default=10.0, show_default=True, type=float,
+@click.option("--min-length", default=10.0, show_default=True, type=POSITIVE,
               help="Minimum perpendicular width of the supercell (Å).")
 @click.option("--supercell", default=None, metavar="N,N,N", help="Explicit diagonal supercell (overrides --min-length).")
-@click.option("--displacement", default=0.01, show_default=True, type=float, help="Finite displacement (Å).")
+@click.option("--displacement", default=0.01, show_default=True,
+              type=FiniteFloat(min=0, max=0.5, min_open=True, max_open=True), help="Finite displacement (Å).")
 @click.option("--mesh", "mesh", default="50", show_default=True, help="q-mesh: length (Å) or N,N,N.")
 @click.option("--no-relax", is_flag=True, help="Use the structure as given (no symmetry-constrained relaxation).")
-@click.option("--fmax", default=0.005, show_default=True, type=float, help="Relaxation force tolerance (eV/Å).")
+@click.option("--fmax", default=0.005, show_default=True, type=POSITIVE, help="Relaxation force tolerance (eV/Å).")
 @click.option("--store", is_flag=True, help="Reuse a matching stored phonon document, else compute and store it.")
 @click.option("--no-reuse", is_flag=True, help="With --store: compute again even when a matching document exists.")
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
@@ -84,6 +87,10 @@ def phonons(targets, calculator, temperatures, min_length, supercell, displaceme
     from workflows.phonons import PhononSettings, phonons_for, resolve_targets
 
     temps = _temperatures(temperatures)
+    if plot:
+        from workflows.cli.common import check_output_file
+
+        check_output_file(plot, "--plot")
     sc = None
     if supercell:
         try:

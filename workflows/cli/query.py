@@ -18,7 +18,8 @@ def query():
 
     Criteria combine with AND; --formula matches the formula as stored or its reduced
     formula (reactions: either reactant), --chemsys the exact chemical system (any order:
-    S-P-Li is Li-P-S).
+    S-P-Li is Li-P-S). Queries never write: on the embedded store they read the last saved
+    state, also while another process (a run) holds it.
     """
 
 
@@ -78,7 +79,8 @@ def _run(kind: str, title: str, columns: list[str], row_of: Callable[[dict], lis
     from workflows.store.hooks import open_store
 
     criteria = {k: v for k, v in criteria.items() if v}
-    with open_store(config) as store:
+    # read-only: the last saved state, also while a run holds the embedded store (a note says so)
+    with open_store(config, mode="snapshot") as store:
         if formulas:
             seen: dict[Any, dict] = {}
             for f in formulas:

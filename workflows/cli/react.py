@@ -2,9 +2,16 @@
 against the whole Li-Si lithiation series."""
 from __future__ import annotations
 
+import math
+
 import click
 
 from workflows.cli.common import echo_json, load, reference_options, split_list
+
+# Electrochemical windows of real electrolytes span a few volts; beyond these bounds a number
+# is a typo (and would only push every phase into the Li reservoir or out of it).
+MAX_POTENTIAL_V = 100.0
+MAX_TEMPERATURE_K = 1.0e4
 
 
 def _store(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None, options: dict) -> None:
@@ -82,9 +89,9 @@ def format_path(rows: list[dict]) -> str:
 @click.option("--use-hull-energy", is_flag=True,
               help="Take the reactants at their hull energy instead of their reference entry (mutual reaction).")
 @click.option("--energy-a", type=float, default=None, metavar="EV",
-              help="Formation energy of A (eV/atom) to use instead of the reference set's.")
+              help="Formation energy of A (eV/atom, within +-100) to use instead of the reference set's.")
 @click.option("--energy-b", type=float, default=None, metavar="EV",
-              help="Formation energy of B (eV/atom) to use instead of the reference set's.")
+              help="Formation energy of B (eV/atom, within +-100) to use instead of the reference set's.")
 @click.option("--lithiation-path", is_flag=True,
               help="React A with every phase of the Li-Si lithiation series (one row per alloy); no B.")
 @click.option("--alloys", default="hull", show_default=True, metavar="hull|default|F,..",
@@ -107,10 +114,19 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
     Anodes: Li, Si or Li-Si alloys by formula (Li15Si4, LiSi ...). With --lithiation-path,
     A is reacted with each phase of the Li-Si series.
     """
+    from analysis.entries import check_energy
     from analysis.errors import InputError
     from analysis.formula import parse_formula
     from analysis.plots import check_figure_path
 
+    if energy_a is not None:
+        energy_a = check_energy(energy_a, "--energy-a")
+    if energy_b is not None:
+        energy_b = check_energy(energy_b, "--energy-b")
+    if potential is not None and not (math.isfinite(potential) and abs(potential) <= MAX_POTENTIAL_V):
+        raise InputError(f"--potential {potential:g} is out of range (0 to {MAX_POTENTIAL_V:g} V vs Li/Li+)")
+    if temperature is not None and not (math.isfinite(temperature) and abs(temperature) <= MAX_TEMPERATURE_K):
+        raise InputError(f"--temperature {temperature:g} is out of range (0 to {MAX_TEMPERATURE_K:g} K)")
     parse_formula(reactant_a)
     if lithiation_path:
         if reactant_b:

@@ -6,13 +6,15 @@ import sys
 
 import click
 
+from workflows.cli.common import COUNT, POSITIVE
+
 
 @click.command("relax")
 @click.argument("structure")
 @click.option("--calculator", "-c", default="chgnet", show_default=True,
               help="Backend: chgnet, sevennet, vasp, qe, gpaw, emt.")
-@click.option("--fmax", type=float, default=None, help="Force tolerance in eV/Å (default: the preset's).")
-@click.option("--steps", type=int, default=None, help="Maximum optimizer steps (default: the preset's).")
+@click.option("--fmax", type=POSITIVE, default=None, help="Force tolerance in eV/Å (default: the preset's).")
+@click.option("--steps", type=COUNT, default=None, help="Maximum optimizer steps (default: the preset's).")
 @click.option("--fixed-cell", is_flag=True, help="Relax positions only, keep the cell.")
 @click.option("--static", "static_only", is_flag=True, help="Single point, no relaxation.")
 @click.option("--primitive/--as-given", default=True, show_default=True,
@@ -30,10 +32,19 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
     """Relax STRUCTURE (a CIF/POSCAR file, a library name or a formula) with a calculator backend."""
     from analysis.errors import InputError
     from workflows.calculators import get_calculator
+    from workflows.calculators.base import check_parameters
+    from workflows.cli.common import check_output_file, check_output_folder
     from workflows.structures.library import get_structure
+    from workflows.structures.validate import check_min_distance
 
     over = _parse_overrides(overrides)
+    check_parameters(calculator, over, "--set")
+    if output:
+        check_output_file(output, "--output")
+    if directory:
+        check_output_folder(directory, "--directory")
     s = get_structure(structure, primitive=primitive)
+    check_min_distance(s, where=structure)
     backend = get_calculator(calculator, **over)
     existing = None
     if store:
@@ -62,7 +73,7 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
         click.echo(json.dumps(doc, indent=1, default=str))
     else:
         _print(doc, reused)
-    if doc.get("status") == "failed":
+    if doc.get("status") != "completed":  # failed, or a relaxation that did not converge
         sys.exit(1)
 
 
@@ -153,7 +164,9 @@ def _print(doc: dict, reused: bool) -> None:
     def num(x, fmt):
         return "n/a" if x is None else format(x, fmt)
 
-    t.add_row("status", str(doc.get("status")) + ("" if doc.get("converged") else " (not converged)"))
+    status = str(doc.get("status"))
+    t.add_row("status", "not converged" if status == "not_converged" else
+              status + ("" if doc.get("converged") or status == "failed" else " (not converged)"))
     t.add_row("energy", f"{num(doc.get('energy'), '.6f')} eV  ({num(doc.get('energy_per_atom'), '.6f')} eV/atom)")
     t.add_row("max force", f"{num(doc.get('max_force'), '.4f')} eV/Å")
     t.add_row("cell", f"a={a:.4f} b={b:.4f} c={c:.4f} Å  α={al:.2f} β={be:.2f} γ={ga:.2f}°  V={s.volume:.3f} Å³")

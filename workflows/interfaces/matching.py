@@ -71,10 +71,10 @@ def _load_named(name: str):
     from pymatgen.core import Structure
 
     p = Path(name).expanduser()
-    if p.is_file():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return Structure.from_file(str(p))
+    if p.is_file():  # a malformed file is one line (InputError), not a parser traceback
+        from workflows.structures.library import read_structure
+
+        return read_structure(p)
     try:
         from workflows.structures.library import get_structure  # being written alongside
 

@@ -2,21 +2,26 @@
 
 Public API (imported lazily, so ``import workflows.store`` is cheap)::
 
-    open_store(config=None)                      -> context manager yielding a ResultsStore
+    open_store(config=None, mode="write")        -> context manager yielding a ResultsStore
     store_results(kind, rows, inputs, config=None) -> int
     load_window_rows(formulas=None, config=None, reference_hash=None) -> list[dict]
-    get_launchpad(config=None)                   -> fireworks LaunchPad on the same database
-    get_database(config=None)                    -> pymongo/mongomock Database
+    get_launchpad(config=None, mode="write")     -> fireworks LaunchPad on the same database
+    get_database(config=None, mode="write")      -> pymongo/mongomock Database
     flush(config=None) / flush_all()             -> write the embedded store atomically
     close(config=None) / close_all()             -> flush, release the lock, forget the client
     load_config(config=None)                     -> StoreConfig
     StoreError, StoreLockedError, ConfigError
 
-See docs/store.md.
+``mode="read"``/``"snapshot"`` opens the embedded store read-only (see
+:func:`workflows.store.client.connect`). Importing this package in a process where FireWorks
+uses the embedded store (``MONGOMOCK_SERVERSTORE_FILE``) guards FireWorks' own clients
+(:mod:`workflows.store.persistence`). See docs/store.md.
 """
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 _EXPORTS = {
     "StoreError": "workflows.store.config",
@@ -27,7 +32,7 @@ _EXPORTS = {
     "sseflow_home": "workflows.store.config",
     "connect": "workflows.store.client",
     "get_database": "workflows.store.client",
-    "get_launchpad": "workflows.store.client",
+    "get_launchpad": "workflows.store.launchpad",
     "flush": "workflows.store.client",
     "flush_all": "workflows.store.client",
     "close": "workflows.store.client",
@@ -58,3 +63,7 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(mod), name)
     globals()[name] = value
     return value
+
+
+if "mongomock_persistence" in sys.modules or os.environ.get("MONGOMOCK_SERVERSTORE_FILE"):
+    importlib.import_module("workflows.store.persistence").install()

@@ -7,36 +7,39 @@ Two backends:
   password) when it cannot be reached.
 * **embedded** — FireWorks' own file store: ``mongomock`` + ``mongomock-persistence``, selected,
   exactly as FireWorks does, by the environment variable ``MONGOMOCK_SERVERSTORE_FILE``. The
-  whole database lives in memory and is serialised to one JSON file. Because every client holds
-  its own copy and the last writer wins, this module guarantees:
+  whole database lives in memory and is serialised to one JSON file. This module guarantees:
 
   - one client per store file per process (:func:`connect` returns the same handle; the
     LaunchPad from :func:`get_launchpad` shares its in-memory server store);
-  - an exclusive, non-blocking ``fcntl.flock`` on ``<store>.lock`` held for the life of the
-    process (or until :func:`close`): a second process fails at once with
-    :class:`StoreLockedError` naming the lock file and the PID holding it;
-  - :func:`flush` writes the store to a temporary file in the same folder, fsyncs it and
-    ``os.replace``-s it over the store, so a kill at any moment leaves either the previous or
-    the new complete file. mongomock-persistence's own at-exit writer is replaced by the same
-    atomic write, and copies of the store that are not this process's shared client (a
-    ``LaunchPad.auto_load()`` elsewhere in the process) are not written at exit.
+  - one writer per store file: an exclusive ``fcntl.flock`` on ``<real store file>.lock``
+    (:mod:`workflows.store.locking`; symbolic links resolved, so every route to the file takes
+    the same lock), held for the life of the process or until :func:`close`; a second writer
+    fails at once with :class:`StoreLockedError` naming the lock file and the PID holding it;
+  - saves (:func:`flush`) write the real file atomically (:mod:`workflows.store.files`), only
+    when the content changed, and only after checking that the file on disk is still the one
+    this process loaded or last wrote (inode, size, mtime, else its bytes): a file changed
+    behind the process's back is never overwritten; the save is refused with
+    :class:`StoreError` and the process's copy is saved beside the store;
+  - read-only opening (``mode="read"`` / ``"snapshot"``): the last saved state, loaded without
+    the lock and without creating any file, never written; ``"snapshot"`` also while another
+    process holds the lock (with one note on stderr saying how old that state is);
+  - FireWorks' own clients in this process go through the same checks
+    (:mod:`workflows.store.persistence`).
 """
 from __future__ import annotations
 
 import errno
-import fcntl
 import glob
-import hashlib
 import os
-import socket
-import stat
 import sys
-import tempfile
 import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from workflows.store import locking
 from workflows.store.config import (
     _ENV_SET_BY_US,
     ConfigError,
@@ -46,15 +49,23 @@ from workflows.store.config import (
     load_config,
     uri_password,
 )
+from workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
+from workflows.store.persistence import Loaded, install, load_server_store, save_aside, serialise, write_back
 
 __all__ = ["StoreError", "StoreLockedError", "ConfigError", "StoreHandle", "connect", "get_database",
            "get_launchpad", "flush", "flush_all", "close", "close_all", "atomic_write_text", "lock_holder",
-           "adopt_launchpad", "handle_for_launchpad"]
+           "adopt_launchpad", "handle_for_launchpad", "owner_of", "MODES"]
+
+MODES = ("write", "read", "snapshot")
 
 _LOCK = threading.RLock()
-_HANDLES: dict[str, "StoreHandle"] = {}  # config identity -> handle
-_OWNED_FILES: dict[str, "StoreHandle"] = {}  # realpath of an embedded store file -> its handle
-_EVER_OWNED: set[str] = set()
+_HANDLES: dict[str, "StoreHandle"] = {}  # config identity -> the process's client
+_SNAPSHOTS: dict[str, "StoreHandle"] = {}  # config identity -> a read-only copy of an embedded store
+_OWNED_FILES: dict[str, "StoreHandle"] = {}  # real path of an embedded store file -> its writing handle
+
+lock_holder = locking.holder
+
+_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 @dataclass(eq=False)
@@ -66,10 +77,16 @@ class StoreHandle:
     server_store: Any = None  # embedded: mongomock ServerStore shared with the LaunchPad
     lock_fd: int | None = None
     pid: int = field(default_factory=os.getpid)
-    last_digest: str | None = None
+    disk: FileState | None = None  # embedded: the store file as this process last read or wrote it
+    last_digest: str | None = None  # digest of the content last loaded or saved (None: unknown)
     launchpad: Any = None
     prev_env: str | None = None
     closed: bool = False
+    readonly: bool = False  # a copy that is never written
+    note: str | None = None  # read-only copy of a store in use by another process: how old it is
+    saves: int = 0  # files written by flush()
+    refusal: str | None = None  # why the last save was refused
+    aside: Path | None = None  # where the refused copy was saved
 
     @property
     def db(self):
@@ -79,159 +96,95 @@ class StoreHandle:
     def embedded(self) -> bool:
         return self.config.backend == "embedded"
 
-    def flush(self) -> bool:
-        """Write the embedded store atomically; return True when the file changed."""
-        if not self.embedded or self.closed or self.pid != os.getpid():
+    @property
+    def real_path(self) -> Path:
+        return real_path(self.config.path)
+
+    def flush(self, final: bool = False) -> bool:
+        """Write the embedded store atomically when its content changed; True when written.
+
+        Refused (:class:`StoreError`, one line) when the file on disk is no longer the one this
+        process loaded or last wrote, or when another process holds the store's lock: the store
+        file is left as it is and this process's copy is saved beside it. ``final`` (close, exit):
+        after a refusal already raised, only that copy is brought up to date, silently.
+        """
+        if not self.embedded or self.closed or self.readonly or self.pid != os.getpid():
             return False
         with _LOCK:
-            text = _serialise(self.server_store)
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            if digest == self.last_digest and self.config.path.exists():
+            text = serialise(self.server_store)
+            content = digest(text)
+            if content == self.last_digest:
                 return False
+            if self.refusal is not None and final:  # already reported: keep the newest copy aside
+                self._save_aside(text)
+                return False
+            real = self.real_path
+            self._keep_lock(text)
+            if self.disk is None or changed_since(real, self.disk):
+                self._refuse("another process changed or replaced the file after this process loaded it", text)
             try:
-                atomic_write_text(self.config.path, text)
+                self.disk = atomic_write_text(real, text)
             except OSError as exc:
                 raise StoreError(f"cannot write the embedded store {self.config.path}: {exc.strerror or exc}")
-            self.last_digest = digest
+            self.last_digest = content
+            self.server_store._sseflow_loaded = Loaded(self.disk, content)
+            self.saves += 1
             return True
 
-
-# --------------------------------------------------------------------------- atomic file writes
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a fsynced temporary file in the same folder and a rename."""
-    path = Path(path)
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+    def _keep_lock(self, text: str) -> None:
+        """Make sure this process still holds the store's lock (a removed lock file is taken again)."""
+        lock = self.config.lock_path
+        if self.lock_fd is not None and locking.still_held(self.lock_fd, lock):
+            return
         try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        except FileNotFoundError:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # some file systems cannot fsync a folder
-        pass
+            fd = locking.acquire(lock)
+        except OSError as exc:
+            self._refuse(f"its lock file {lock} was removed and cannot be created again ({exc.strerror or exc})",
+                         text)
+        if fd is None:
+            self._refuse(f"its lock file {lock} was removed while this process held it and PID "
+                         f"{locking.holder(lock)} holds the new one", text)
+        locking.release(self.lock_fd)
+        self.lock_fd = fd
+
+    def _save_aside(self, text: str) -> Path | None:
+        if self.aside is not None:
+            try:
+                atomic_write_text(self.aside, text)
+                return self.aside
+            except OSError:
+                pass
+        self.aside = save_aside(self.real_path, text)
+        return self.aside
+
+    def _refuse(self, reason: str, text: str) -> NoReturn:
+        aside = self._save_aside(text)
+        kept = (f"this process's copy was saved to {aside} (read it with --config embedded:{aside})"
+                if aside is not None else "this process's copy could not be saved anywhere")
+        self.refusal = f"embedded store {self.config.path} not written: {reason}; {kept}"
+        raise StoreError(self.refusal)
 
 
-def _serialise(server_store) -> str:
-    """mongomock-persistence's own serialisation: ``json_util.dumps(ServerStore.to_dict())``."""
-    from bson import json_util
-
-    for attempt in range(5):  # a Firework's ping thread may update a document meanwhile
-        try:
-            return json_util.dumps(server_store.to_dict())
-        except RuntimeError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
-
-
-# --------------------------------------------------------------------------- the lock
-
-def _try_lock(lock_path: Path) -> int | None:
-    """Take the exclusive lock; return its fd, or None when another process holds it."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return None
-        raise
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()} {socket.gethostname()} {' '.join(sys.argv)[:200]}\n".encode())
-    os.fsync(fd)
-    return fd
-
-
-def lock_holder(lock_path: str | os.PathLike) -> str:
-    """The PID (and host) written in a lock file, or 'unknown'."""
-    try:
-        first = Path(lock_path).read_text(encoding="utf-8", errors="replace").split()
-    except OSError:
-        return "unknown"
-    if not first:
-        return "unknown"
-    return first[0] + (f" on {first[1]}" if len(first) > 1 and first[1] != socket.gethostname() else "")
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is None:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------- mongomock-persistence patch
-
-def _guarded_to_file(server_store) -> None:
-    """Replacement of mongomock-persistence's at-exit writer: atomic, and only for the shared copy."""
-    filename = getattr(server_store, "_filename", None)
-    if not filename:
-        return
-    real = os.path.realpath(filename)
-    handle = _OWNED_FILES.get(real)
-    if handle is not None:
-        if handle.server_store is server_store:
-            handle.flush()
-        elif handle.pid == os.getpid():
-            print(f"sseflow: warning: a second in-memory copy of {filename} was not written "
-                  f"(use workflows.store.get_launchpad() to share the process's client)", file=sys.stderr)
-        return
-    if real in _EVER_OWNED:
-        return  # the shared client was closed (and flushed); a stale copy must not overwrite it
-    lock_path = Path(filename).with_name(Path(filename).name + ".lock")
-    try:
-        fd = _try_lock(lock_path)
-    except OSError:
-        fd = None
-    if fd is None:
-        print(f"sseflow: warning: {filename} is locked by PID {lock_holder(lock_path)}; "
-              f"this process's changes to it were not written", file=sys.stderr)
-        return
-    try:
-        atomic_write_text(filename, _serialise(server_store))
-    finally:
-        _release_lock(fd)
-
-
-_PATCHED = False
-
-
-def _patch_persistence():
-    """Import mongomock-persistence (it patches mongomock's stores) and make its writer atomic."""
-    global _PATCHED
-    import mongomock_persistence
-    from mongomock.store import ServerStore
-
-    if not _PATCHED:
-        ServerStore._to_file = _guarded_to_file
-        _PATCHED = True
-    return mongomock_persistence
+def owner_of(real: str | os.PathLike) -> StoreHandle | None:
+    """The open writing handle of an embedded store file in this process (real path)."""
+    h = _OWNED_FILES.get(str(real))
+    return h if h is not None and not h.closed and h.pid == os.getpid() else None
 
 
 # --------------------------------------------------------------------------- connecting
 
-def connect(config: str | os.PathLike | StoreConfig | None = None) -> StoreHandle:
-    """The process-wide handle of the configured store (created on first use)."""
+def connect(config: str | os.PathLike | StoreConfig | None = None, mode: str = "write") -> StoreHandle:
+    """The process-wide handle of the configured store (created on first use).
+
+    ``mode``: ``"write"`` (the embedded store's lock is taken), ``"read"`` (embedded: a
+    read-only copy of the last saved state, without the lock and without creating any file;
+    refused while another process holds the lock) or ``"snapshot"`` (as ``"read"``, also while
+    another process holds the lock; a one-line note on stderr says how old the state is). A
+    read-only copy is loaded once per process (:func:`close` forgets it); a store this process
+    already holds for writing is returned in every mode. On MongoDB every mode is the one client.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
     cfg = load_config(config)
     with _LOCK:
         handle = _HANDLES.get(cfg.identity)
@@ -240,77 +193,143 @@ def connect(config: str | os.PathLike | StoreConfig | None = None) -> StoreHandl
                 raise ConfigError(f"{cfg.location} is already open in this process with database "
                                   f"'{handle.config.database}', not '{cfg.database}'")
             return handle
+        if cfg.backend == "embedded" and mode != "write":
+            snap = _SNAPSHOTS.get(cfg.identity)
+            if snap is None or snap.pid != os.getpid() or snap.config.database != cfg.database \
+                    or (snap.note is not None and mode == "read"):
+                snap = _open_snapshot(cfg, while_in_use=mode == "snapshot")
+                _SNAPSHOTS[cfg.identity] = snap
+            return snap
         handle = _open_embedded(cfg) if cfg.backend == "embedded" else _open_mongodb(cfg)
         _HANDLES[cfg.identity] = handle
         return handle
 
 
-def get_database(config: str | os.PathLike | StoreConfig | None = None):
+def get_database(config: str | os.PathLike | StoreConfig | None = None, mode: str = "write"):
     """The pymongo (or mongomock) ``Database`` of the configured store."""
-    return connect(config).db
+    return connect(config, mode).db
+
+
+def _locked_message(cfg: StoreConfig) -> str:
+    lock = cfg.lock_path
+    return (f"embedded store {cfg.path} is in use by PID {locking.holder(lock)} (lock file {lock}); "
+            f"wait for that process to finish, or use a MongoDB server (SSEFLOW_DB) to run several at once")
+
+
+def _read_only_message(cfg: StoreConfig, why: str) -> str:
+    return (f"embedded store {cfg.path} is read-only ({why}): it can be read (sseflow query, sseflow status, "
+            f"sseflow db status/export) but not written")
+
+
+def _mongomock_client(server_store):
+    import mongomock
+
+    return mongomock.MongoClient(tz_aware=False, _store=server_store)
+
+
+def _load_error(cfg: StoreConfig, exc: Exception) -> StoreError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return StoreError(f"embedded store {cfg.path} cannot be loaded ({type(exc).__name__}: {first}); "
+                      f"move it away or restore it with 'sseflow db import'")
 
 
 def _open_embedded(cfg: StoreConfig) -> StoreHandle:
     path = Path(cfg.path)
+    real = real_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        real.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if exc.errno in _READ_ONLY_ERRNOS:
+            raise StoreError(_read_only_message(cfg, f"cannot create {real.parent}: {exc.strerror}"))
         raise StoreError(f"cannot create the folder of the embedded store {path}: {exc.strerror}")
-    lock_path = cfg.lock_path
+    if not os.access(real.parent, os.W_OK):
+        raise StoreError(_read_only_message(cfg, f"folder {real.parent} is not writable"))
+    if real.exists() and not os.access(real, os.W_OK):
+        raise StoreError(_read_only_message(cfg, "the file is not writable"))
+    lock = cfg.lock_path
     try:
-        fd = _try_lock(lock_path)
+        fd = locking.acquire(lock)
     except OSError as exc:
-        raise StoreError(f"cannot open the lock file {lock_path}: {exc.strerror}")
+        if exc.errno in _READ_ONLY_ERRNOS:
+            raise StoreError(_read_only_message(cfg, f"cannot create the lock file {lock}: {exc.strerror}"))
+        raise StoreError(f"cannot open the lock file {lock}: {exc.strerror}")
     if fd is None:
-        raise StoreLockedError(
-            f"embedded store {path} is in use by PID {lock_holder(lock_path)} (lock file {lock_path}); "
-            f"wait for that process to finish, or use a MongoDB server (SSEFLOW_DB) to run several at once")
+        raise StoreLockedError(_locked_message(cfg))
     try:
-        return _load_embedded(cfg, path, fd)
+        return _load_embedded(cfg, real, fd)
     except BaseException:
-        _release_lock(fd)
+        locking.release(fd)
         raise
 
 
-def _load_embedded(cfg: StoreConfig, path: Path, fd: int) -> StoreHandle:
+def _load_embedded(cfg: StoreConfig, real: Path, fd: int) -> StoreHandle:
     # temporary files left by a writer that was killed: we hold the lock, nobody else writes
-    for tmp in glob.glob(os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.name)}.*.tmp")):
+    for tmp in glob.glob(os.path.join(glob.escape(str(real.parent)), f".{glob.escape(real.name)}.*.tmp")):
         try:
             os.unlink(tmp)
         except OSError:
             pass
     try:
-        if not path.exists() or path.stat().st_size == 0:
-            atomic_write_text(path, "{}")
-        raw = path.read_bytes()
+        data, state = read_state(real)
+        if data is None or not data.strip():
+            state = atomic_write_text(real, "{}")
+            data = b"{}"
     except OSError as exc:
-        raise StoreError(f"cannot use the embedded store {path}: {exc.strerror or exc}")
-    persistence = _patch_persistence()
-    prev_env = os.environ.get("MONGOMOCK_SERVERSTORE_FILE")
-    os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(path)  # FireWorks' selector of the file store
-    _ENV_SET_BY_US.add(str(path))
+        raise StoreError(f"cannot use the embedded store {cfg.path}: {exc.strerror or exc}")
+    install()
     try:
-        client = persistence.MongoClient(tz_aware=False)
+        server_store = load_server_store(data, filename=str(cfg.path))
     except Exception as exc:  # a file that is not mongomock-persistence JSON
-        _restore_env(prev_env, str(path))
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise StoreError(f"embedded store {path} cannot be loaded ({type(exc).__name__}: {first}); "
-                         f"move it away or restore it with 'sseflow db import'")
-    handle = StoreHandle(config=cfg, client=client, server_store=client._store, lock_fd=fd,
-                         last_digest=hashlib.sha256(raw).hexdigest(), prev_env=prev_env)
-    real = os.path.realpath(path)
-    _OWNED_FILES[real] = handle
-    _EVER_OWNED.add(real)
+        raise _load_error(cfg, exc)
+    # at normal exit the store is written as flush() writes it (mongomock-persistence's place)
+    server_store._finalizer = weakref.finalize(server_store, write_back, server_store)
+    prev_env = os.environ.get("MONGOMOCK_SERVERSTORE_FILE")
+    os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(cfg.path)  # FireWorks' selector of the file store
+    _ENV_SET_BY_US.add(str(cfg.path))
+    content = digest(serialise(server_store))
+    server_store._sseflow_loaded = Loaded(state, content)
+    handle = StoreHandle(config=cfg, client=_mongomock_client(server_store), server_store=server_store,
+                         lock_fd=fd, disk=state, last_digest=content, prev_env=prev_env)
+    _OWNED_FILES[str(real)] = handle
     return handle
 
 
-def _restore_env(prev: str | None, ours: str) -> None:
-    if os.environ.get("MONGOMOCK_SERVERSTORE_FILE") != ours:
-        return
-    if prev is None:
-        os.environ.pop("MONGOMOCK_SERVERSTORE_FILE", None)
-    else:
-        os.environ["MONGOMOCK_SERVERSTORE_FILE"] = prev
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _open_snapshot(cfg: StoreConfig, while_in_use: bool) -> StoreHandle:
+    """A read-only copy of the last saved state: no lock taken, no file created, never written."""
+    real = real_path(cfg.path)
+    lock = cfg.lock_path
+    in_use = locking.held_by_other(lock)
+    if in_use and not while_in_use:
+        raise StoreLockedError(_locked_message(cfg))
+    try:
+        data, state = read_state(real)
+    except OSError as exc:
+        raise StoreError(f"cannot read the embedded store {cfg.path}: {exc.strerror or exc}")
+    install()
+    try:
+        server_store = load_server_store(data if data and data.strip() else b"{}")
+    except Exception as exc:
+        raise _load_error(cfg, exc)
+    note = None
+    if in_use:
+        saved = ("nothing saved yet" if state.stamp is None else
+                 f"the state saved {_age(time.time() - state.stamp.mtime_ns / 1e9)} ago")
+        note = (f"store {cfg.path} is in use by another process (PID {locking.holder(lock)}); "
+                f"showing {saved}, read-only")
+        print(f"sseflow: note: {note}", file=sys.stderr)
+    return StoreHandle(config=cfg, client=_mongomock_client(server_store), server_store=server_store,
+                       disk=state, readonly=True, note=note)
 
 
 def _scrub(text: str, cfg: StoreConfig) -> str:
@@ -369,82 +388,6 @@ def _close_quietly(client) -> None:
             pass
 
 
-# --------------------------------------------------------------------------- the LaunchPad
-
-def _fireworks_use_mongomock(path: Path) -> None:
-    """Make FireWorks select the mongomock file store, as its fw_config does at import.
-
-    ``fireworks.fw_config`` reads ``MONGOMOCK_SERVERSTORE_FILE`` once, when it is imported; if
-    FireWorks was imported before the store was opened, apply the same settings now.
-    """
-    import fireworks.core.launchpad as lpm
-    import fireworks.fw_config as fwc
-
-    persistence = _patch_persistence()
-    if lpm.MongoClient is not persistence.MongoClient or fwc.MongoClient is not persistence.MongoClient:
-        fwc.MONGOMOCK_SERVERSTORE_FILE = str(path)
-        fwc.MongoClient = persistence.MongoClient
-        lpm.MongoClient = persistence.MongoClient
-        if fwc.GRIDFS_FALLBACK_COLLECTION:
-            import mongomock.gridfs
-
-            mongomock.gridfs.enable_gridfs_integration()
-
-
-def _fireworks_use_pymongo() -> None:
-    import fireworks.core.launchpad as lpm
-    import fireworks.fw_config as fwc
-    import pymongo
-
-    if lpm.MongoClient is not pymongo.MongoClient:
-        fwc.MONGOMOCK_SERVERSTORE_FILE = None
-        fwc.MongoClient = pymongo.MongoClient
-        lpm.MongoClient = pymongo.MongoClient
-
-
-def get_launchpad(config: str | os.PathLike | StoreConfig | None = None, strm_lvl: str = "WARNING",
-                  init: bool = True):
-    """A FireWorks ``LaunchPad`` on the configured store's database (one per process).
-
-    Embedded store: the LaunchPad's mongomock client is built with ``_store=`` the shared
-    in-memory server store (``mongoclient_kwargs``, FireWorks' documented way to pass client
-    options), so the LaunchPad and the results store read and write the same data and the
-    store file is written once, by :func:`flush`. MongoDB: the LaunchPad gets its own pymongo
-    client from the same URI and options (the server is the single source of truth).
-
-    ``init``: on an empty database, create FireWorks' id counters and indexes (what
-    ``lpad reset`` does, without deleting anything).
-    """
-    handle = connect(config)
-    if handle.launchpad is not None:
-        return handle.launchpad
-    cfg = handle.config
-    if handle.embedded:
-        _fireworks_use_mongomock(cfg.path)
-        from fireworks.core.launchpad import LaunchPad
-
-        lp = LaunchPad(host="localhost", port=27017, name=cfg.database, strm_lvl=strm_lvl,
-                       mongoclient_kwargs={"_store": handle.server_store})
-        lp.mongoclient_kwargs.pop("_store", None)  # keep to_dict() serialisable
-        if lp.connection._store is not handle.server_store:  # pragma: no cover - FireWorks changed
-            raise StoreError("FireWorks did not share the embedded store's client; see docs/store.md")
-    else:
-        _fireworks_use_pymongo()
-        from fireworks.core.launchpad import LaunchPad
-
-        lp = LaunchPad(host=cfg.uri, uri_mode=True, name=cfg.database, strm_lvl=strm_lvl,
-                       mongoclient_kwargs=_mongo_kwargs(cfg))
-    if init:
-        empty = (lp.fw_id_assigner.count_documents({}) == 0 and lp.fireworks.count_documents({}) == 0
-                 and lp.workflows.count_documents({}) == 0)
-        if empty:
-            lp._restart_ids(1, 1)
-        if empty or handle.embedded:  # mongomock-persistence does not keep indexes
-            lp.tuneup(bkground=True)
-    handle.launchpad = lp
-    return lp
-
-
 # --------------------------------------------------------------------------- flush and close
 
 def flush(config: str | os.PathLike | StoreConfig | None = None) -> bool:
@@ -467,6 +410,7 @@ def close(config: str | os.PathLike | StoreConfig | None = None) -> None:
     """Flush and release a store: the lock is dropped and the client forgotten."""
     cfg = load_config(config)
     with _LOCK:
+        _SNAPSHOTS.pop(cfg.identity, None)
         handle = _HANDLES.pop(cfg.identity, None)
         if handle is not None:
             _close_handle(handle)
@@ -474,6 +418,7 @@ def close(config: str | os.PathLike | StoreConfig | None = None) -> None:
 
 def close_all() -> None:
     with _LOCK:
+        _SNAPSHOTS.clear()
         while _HANDLES:
             _close_handle(_HANDLES.pop(next(iter(_HANDLES))))
 
@@ -482,86 +427,36 @@ def _close_handle(handle: StoreHandle) -> None:
     if handle.closed:
         return
     try:
-        handle.flush()
+        handle.flush(final=True)
     finally:
         handle.closed = True
         if handle.embedded:
             finalizer = getattr(handle.server_store, "_finalizer", None)
             if finalizer is not None:
                 finalizer.detach()
-            real = os.path.realpath(handle.config.path)
+            real = str(handle.real_path)
             if _OWNED_FILES.get(real) is handle:
                 del _OWNED_FILES[real]
             _restore_env(handle.prev_env, str(handle.config.path))
             if handle.pid == os.getpid():
-                _release_lock(handle.lock_fd)
+                locking.release(handle.lock_fd)
             handle.lock_fd = None
         else:
             _close_quietly(handle.client)
 
 
-# --------------------------------------------------------------------------- a LaunchPad made by FireWorks
-
-def adopt_launchpad(lp) -> StoreHandle:
-    """Make an embedded LaunchPad's in-memory mongomock store the process's results store.
-
-    FireWorks' ``rlaunch``/``qlaunch`` open the store file with their own mongomock client; a
-    second client would hold a second copy of the database and one of them would be lost. The
-    LaunchPad's copy becomes the store handle, with this module's lock and atomic flushes.
-    """
-    import weakref
-
-    server_store = lp.connection._store
-    path = Path(server_store._filename)
-    cfg = StoreConfig(backend="embedded", path=path, database=lp.name, source="the Rocket's LaunchPad")
-    with _LOCK:
-        h = _HANDLES.get(cfg.identity)
-        if h is not None and not h.closed and h.pid == os.getpid():
-            if h.server_store is server_store:
-                return h
-            raise StoreError(f"{path} is open twice in this process (sseflow's client and a FireWorks "
-                             f"LaunchPad): use workflows.store.get_launchpad()")
-        fd = _try_lock(cfg.lock_path)
-        if fd is None:
-            raise StoreLockedError(f"embedded store {path} is in use by PID {lock_holder(cfg.lock_path)} "
-                                   f"(lock file {cfg.lock_path})")
-        _patch_persistence()
-        # FireWorks made this store before sseflow patched mongomock-persistence: its at-exit
-        # writer is the plain one; use the atomic, guarded writer instead
-        old = getattr(server_store, "_finalizer", None)
-        if old is not None:
-            old.detach()
-        server_store._finalizer = weakref.finalize(server_store, _guarded_to_file, server_store)
-        h = StoreHandle(config=cfg, client=lp.connection, server_store=server_store, lock_fd=fd)
-        h.launchpad = lp
-        real = os.path.realpath(path)
-        _HANDLES[cfg.identity] = h
-        _OWNED_FILES[real] = h
-        _EVER_OWNED.add(real)
-        return h
-
-
-def handle_for_launchpad(lp) -> StoreHandle:
-    """The store handle of a FireWorks LaunchPad's database: the open handle that made it, the
-    adopted embedded store (:func:`adopt_launchpad`), or a client to its MongoDB server."""
-    from urllib.parse import quote_plus
-
-    for h in list(_HANDLES.values()):
-        if h.closed or h.pid != os.getpid():
-            continue
-        if h.launchpad is lp or (h.embedded and getattr(lp.connection, "_store", None) is h.server_store):
-            return h
-    if type(lp.connection).__module__.startswith("mongomock"):
-        return adopt_launchpad(lp)
-    if getattr(lp, "uri_mode", False):
-        uri = lp.host
+def _restore_env(prev: str | None, ours: str) -> None:
+    if os.environ.get("MONGOMOCK_SERVERSTORE_FILE") != ours:
+        return
+    if prev is None:
+        os.environ.pop("MONGOMOCK_SERVERSTORE_FILE", None)
     else:
-        cred = ""
-        if lp.username:
-            cred = quote_plus(str(lp.username)) + (f":{quote_plus(str(lp.password))}" if lp.password else "") + "@"
-        uri = f"mongodb://{cred}{lp.host}:{lp.port}/{lp.name}"
-        if lp.username:
-            uri += f"?authSource={quote_plus(str(lp.authsource or lp.name))}"
-    kwargs = {k: v for k, v in (lp.mongoclient_kwargs or {}).items() if k not in ("_store",)}
-    return connect(StoreConfig(backend="mongodb", uri=uri, database=lp.name, mongoclient_kwargs=kwargs,
-                               source="the Rocket's LaunchPad"))
+        os.environ["MONGOMOCK_SERVERSTORE_FILE"] = prev
+
+
+def __getattr__(name: str):  # the FireWorks side lives in workflows.store.launchpad
+    if name in ("get_launchpad", "adopt_launchpad", "handle_for_launchpad"):
+        from workflows.store import launchpad
+
+        return getattr(launchpad, name)
+    raise AttributeError(f"module 'workflows.store.client' has no attribute '{name}'")

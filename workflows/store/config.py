@@ -95,7 +95,12 @@ class StoreConfig:
 
     @property
     def lock_path(self) -> Path | None:
-        return None if self.path is None else self.path.with_name(self.path.name + ".lock")
+        """The write lock of the embedded store: next to the real file (symbolic links resolved),
+        so every route to one file takes the same lock."""
+        if self.path is None:
+            return None
+        real = Path(os.path.realpath(os.path.expanduser(os.fspath(self.path))))
+        return real.with_name(real.name + ".lock")
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "location": self.location, "database": self.database,
@@ -160,6 +165,50 @@ def is_mongo_uri(text: str) -> bool:
     return bool(re.match(r"^mongodb(\+srv)?://", text or "", re.I))
 
 
+_FILE_OPTIONS = {"tlscafile", "tlscertificatekeyfile", "tlscrlfile", "ssl_ca_certs", "ssl_certfile",
+                 "ssl_keyfile", "ssl_crlfile"}
+
+
+def check_mongo_options(uri: str, kwargs: dict | None, source: str) -> None:
+    """ConfigError (one line, naming the option, never its value) for connection options that
+    pymongo would reject with a traceback or ignore after a warning: TLS files that do not exist,
+    unknown options and bad values (``authMechanism=BOGUS``)."""
+    import warnings
+    from urllib.parse import parse_qsl, quote
+
+    query = uri.split("?", 1)[1] if "?" in uri else ""
+    pairs = parse_qsl(query.replace(";", "&"), keep_blank_values=True)
+    for key, value in [*pairs, *((str(k), v) for k, v in (kwargs or {}).items())]:
+        if key.lower() in _FILE_OPTIONS and isinstance(value, str) and value:
+            path = Path(os.path.expanduser(value))
+            if not path.is_file():
+                raise ConfigError(f"{source}: MongoDB option {key}: file not found: {path}")
+    if not pairs:
+        return
+    try:
+        from pymongo.uri_parser import split_options
+    except ImportError:  # pragma: no cover - pymongo is a dependency
+        return
+
+    def check(text: str, name: str | None) -> None:
+        where = f"MongoDB URI option '{name}'" if name else "MongoDB URI options"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                split_options(text, validate=True, warn=True)
+            except Exception as exc:  # noqa: BLE001 - pymongo's InvalidURI, ValueError, OSError ...
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConfigError(f"{source}: {where}: {first}") from None
+        for w in caught:
+            if issubclass(w.category, UserWarning) and not issubclass(w.category, DeprecationWarning):
+                text = str(w.message).splitlines()[0].replace(" Refer to docstring.", "")
+                raise ConfigError(f"{source}: {where}: {text}")
+
+    for key, value in pairs:
+        check(f"{quote(key, safe='')}={quote(value, safe='')}", key)
+    check(query, None)
+
+
 # --------------------------------------------------------------------------- resolution
 
 def default_store_path() -> Path:
@@ -185,6 +234,7 @@ def from_spec(spec: str, source: str, base: Path | None = None) -> StoreConfig:
     """A configuration from a one-line spec: a MongoDB URI, ``embedded`` or ``embedded:PATH``."""
     spec = spec.strip()
     if is_mongo_uri(spec):
+        check_mongo_options(os.path.expandvars(spec), None, source)
         return StoreConfig(backend="mongodb", uri=os.path.expandvars(spec),
                            database=uri_database(spec) or DEFAULT_DATABASE, source=source)
     if spec.lower() == "embedded":
@@ -259,6 +309,7 @@ def _from_mapping(db: dict, source: str, base: Path) -> StoreConfig:
         if not is_mongo_uri(uri):
             raise ConfigError(f"{source}: uri must start with mongodb:// or mongodb+srv://")
         database = db.get("database") or db.get("name") or uri_database(uri) or DEFAULT_DATABASE
+        check_mongo_options(uri, kwargs, source)
         return StoreConfig(backend="mongodb", uri=uri, database=str(database), mongoclient_kwargs=dict(kwargs),
                            timeout_ms=timeout, source=source)
     if host is not None:  # FireWorks-style host/port/username/password
@@ -277,6 +328,7 @@ def _from_mapping(db: dict, source: str, base: Path) -> StoreConfig:
         uri = f"mongodb://{cred}{host}:{port}/{database}"
         if user:
             uri += f"?authSource={quote_plus(str(db.get('authsource') or database))}"
+        check_mongo_options(uri, kwargs, source)
         return StoreConfig(backend="mongodb", uri=uri, database=database, mongoclient_kwargs=dict(kwargs),
                            timeout_ms=timeout, source=source)
     return StoreConfig(backend="embedded", path=default_store_path(),

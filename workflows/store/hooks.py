@@ -27,13 +27,15 @@ _KINDS = {
 
 
 @contextmanager
-def open_store(config: str | os.PathLike | StoreConfig | None = None) -> Iterator[ResultsStore]:
+def open_store(config: str | os.PathLike | StoreConfig | None = None, mode: str = "write") -> Iterator[ResultsStore]:
     """The :class:`ResultsStore` of the configured store; the embedded file is flushed on exit.
 
     The client stays open (it is shared by the whole process, LaunchPad included); the
     flush happens also when the block raises, so what was stored before the error is kept.
+    ``mode="read"``/``"snapshot"``: a read-only copy of the embedded store, never written
+    (see :func:`workflows.store.client.connect`).
     """
-    store = ResultsStore(connect(config))
+    store = ResultsStore(connect(config, mode))
     try:
         yield store
     finally:

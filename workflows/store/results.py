@@ -14,6 +14,7 @@ the documents have them.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from typing import Any, Iterable, Iterator, Sequence
@@ -104,11 +105,19 @@ class ResultsStore:
         return doc.key
 
     def put_many(self, docs: Iterable[StoredDocument]) -> int:
-        n = 0
+        """Store many documents with bulk writes (same rule as :meth:`put`); returns their number."""
+        from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+        from workflows.store.bulk import replace_many
+
+        groups: dict[str, list[dict]] = {}
         for doc in docs:
-            self.put(doc)
-            n += 1
-        return n
+            groups.setdefault(doc.COLLECTION, []).append(doc.to_mongo())
+        try:
+            return replace_many([(self.db[name], rows) for name, rows in groups.items()], by="key")
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            raise StoreError(f"storing into {', '.join(groups)} conflicts with a stored document: "
+                             f"{' '.join(str(exc).split())[:200]}") from None
 
     # ------------------------------------------------------------------ reads
     def get(self, kind: str, key: str) -> dict | None:
@@ -261,8 +270,8 @@ class ResultsStore:
                 raise InputError(f"no collection {', '.join(unknown)} in {self.config.location}")
             names = [c for c in names if c in collections]
         opts = json_util.CANONICAL_JSON_OPTIONS
-        yield json_util.dumps({"sseflow_export": EXPORT_FORMAT, "database": self.config.database,
-                               "schema_version": SCHEMA_VERSION}, json_options=opts)
+        yield json.dumps({"sseflow_export": EXPORT_FORMAT, "database": self.config.database,
+                          "schema_version": SCHEMA_VERSION})
         for name in names:
             for doc in self.db[name].find({}):
                 if "_id" in doc:  # MongoDB keeps _id first; mongomock appends it on insert
@@ -271,7 +280,7 @@ class ResultsStore:
 
     def export_jsonl(self, path: str | os.PathLike, collections: Sequence[str] | None = None) -> int:
         """Write every document to ``path`` (``-``: stdout) atomically; returns the number of documents."""
-        from workflows.store.client import atomic_write_text
+        from workflows.store.files import atomic_write_text
 
         lines = list(self.iter_export(collections))
         text = "\n".join(lines) + "\n"
@@ -287,11 +296,15 @@ class ResultsStore:
     def import_jsonl(self, path: str | os.PathLike) -> int:
         """Load an export; documents keep their ``_id`` and replace stored ones with the same ``_id`` or key.
 
-        Returns the number of documents imported. Importing an export into an empty database
-        and exporting again gives the same file.
+        Returns the number of documents imported. The whole file is read and checked before
+        anything is written; then each collection gets bulk writes (see
+        :mod:`workflows.store.bulk`: linear on the embedded store). Importing an export into an
+        empty database and exporting again gives the same file.
         """
         from bson import json_util
-        from pymongo.errors import DuplicateKeyError
+        from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+        from workflows.store.bulk import replace_many
 
         if str(path) == "-":
             fh: io.TextIOBase = sys.stdin
@@ -301,31 +314,6 @@ class ResultsStore:
             except OSError as exc:
                 raise InputError(f"cannot read {path}: {exc.strerror or exc}")
         opts = json_util.CANONICAL_JSON_OPTIONS
-        empty_at_start: dict[str, bool] = {}
-        batch: list[dict] = []
-        batch_coll: str | None = None
-        n = 0
-
-        def write_batch() -> None:
-            if not batch:
-                return
-            coll = self.db[batch_coll]
-            try:
-                if empty_at_start[batch_coll]:
-                    coll.insert_many(batch, ordered=True)
-                else:
-                    for doc in batch:
-                        if "key" in doc and "_id" in doc:
-                            coll.delete_many({"key": doc["key"], "_id": {"$ne": doc["_id"]}})
-                        if "_id" in doc:
-                            coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
-                        else:
-                            coll.insert_one(doc)
-            except DuplicateKeyError as exc:
-                raise StoreError(f"import into {batch_coll} conflicts with a stored document: "
-                                 f"{' '.join(str(exc).split())[:200]}") from None
-            batch.clear()
-
         records: list[tuple[str, dict]] = []  # parse everything first: a bad line writes nothing
         try:
             for lineno, line in enumerate(fh, 1):
@@ -351,13 +339,11 @@ class ResultsStore:
         finally:
             if fh is not sys.stdin:
                 fh.close()
+        groups: dict[str, list[dict]] = {}
         for name, doc in records:
-            if name != batch_coll or len(batch) >= 1000:
-                write_batch()
-                batch_coll = name
-            if name not in empty_at_start:
-                empty_at_start[name] = self.db[name].count_documents({}) == 0
-            batch.append(doc)
-            n += 1
-        write_batch()
-        return n
+            groups.setdefault(name, []).append(doc)
+        try:
+            return replace_many([(self.db[name], docs) for name, docs in groups.items()], by="_id")
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            raise StoreError(f"import into {', '.join(groups)} conflicts with a stored document: "
+                             f"{' '.join(str(exc).split())[:200]}") from None

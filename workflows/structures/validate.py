@@ -79,6 +79,54 @@ def min_distance_ratio(structure, formula: str | None = None) -> float:
     return float(min(ratio.min(), self_ratio))
 
 
+MIN_DISTANCE = 0.5  # Å: no two atoms (or periodic images) closer; H2's 0.74 Å is the shortest real bond
+
+
+def closest_pair(obj, cutoff: float = MIN_DISTANCE):
+    """``(i, j, distance, image)`` of the closest two atoms nearer than ``cutoff`` (Å), periodic
+    images included (``image``: whether j is a periodic image); None when there is none.
+
+    ``obj``: ASE Atoms or a pymatgen Structure.
+    """
+    import numpy as np
+    from ase.neighborlist import neighbor_list
+
+    if hasattr(obj, "lattice") and hasattr(obj, "sites"):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        obj = AseAtomsAdaptor.get_atoms(obj)
+    if len(obj) == 0:
+        return None
+    try:
+        i, j, d, shifts = neighbor_list("ijdS", obj, float(cutoff), self_interaction=False)
+    except Exception:  # noqa: BLE001 - a degenerate cell: nothing to say about distances
+        return None
+    if len(d) == 0:
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k]), bool(np.any(shifts[k] != 0))
+
+
+def check_min_distance(obj, minimum: float = MIN_DISTANCE, where: str | None = None) -> None:
+    """InputError naming the two sites when atoms of ``obj`` (or their periodic images) are
+    closer than ``minimum`` Å: such a structure is broken (overlapping atoms, wrong cell) and a
+    calculation on it explodes instead of relaxing."""
+    pair = closest_pair(obj, minimum)
+    if pair is None:
+        return
+    i, j, d, image = pair
+    sym = obj.get_chemical_symbols() if hasattr(obj, "get_chemical_symbols") else \
+        [site.specie.symbol for site in obj]
+    if i == j:
+        what = f"site {i + 1} ({sym[i]}) is {d:.3f} Å from its own periodic image"
+    elif image:
+        what = f"site {i + 1} ({sym[i]}) and a periodic image of site {j + 1} ({sym[j]}) are {d:.3f} Å apart"
+    else:
+        what = f"sites {i + 1} ({sym[i]}) and {j + 1} ({sym[j]}) are {d:.3f} Å apart"
+    raise InputError(f"{where + ': ' if where else ''}{what} (less than {minimum:g} Å): "
+                     f"overlapping atoms or a wrong cell")
+
+
 def _calculator(name: str = "chgnet", **params):
     key = (name, tuple(sorted(params.items())))
     if key not in _CALCULATORS:
