@@ -1,6 +1,6 @@
 """Pure science on entries and arrays: phase diagrams, windows, reactions, tables, plots.
 
-Never imports FireWorks or pymongo (the ``workflows`` package may import this one,
+Never imports FireWorks or pymongo (``sseflow.workflows`` may import this one,
 never the reverse).
 """
-__version__ = "0.1.0"
+from sseflow import __version__  # noqa: F401  (one version: the installed distribution's)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula
-from analysis.window import LI, WindowCalculator
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula
+from sseflow.analysis.window import LI, WindowCalculator
 
 SI = "Si"
 #: Default Li-Si lithiation series (Si first), used when asked for "default".

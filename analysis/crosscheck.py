@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from analysis.entries import Entry
+from sseflow.analysis.entries import Entry
 
 
 def pmg_entries(entries: Sequence[Entry]):

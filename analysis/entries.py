@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from analysis.errors import InputError
-from analysis.formula import MAX_AMOUNT, num_atoms, reduced_formula
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import MAX_AMOUNT, num_atoms, reduced_formula
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Compositions are plain ``dict[str, float]`` mapping element symbols to amounts.
 Parsing accepts nested brackets and fractional amounts (``Li1.3Al0.3Ti1.7(PO4)3``)
-and rejects anything else with :class:`analysis.errors.InputError`.
+and rejects anything else with :class:`sseflow.analysis.errors.InputError`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import math
 import re
 from functools import lru_cache
 
-from analysis.elements import ATOMIC_NUMBER, electronegativity
-from analysis.errors import InputError
+from sseflow.analysis.elements import ATOMIC_NUMBER, electronegativity
+from sseflow.analysis.errors import InputError
 
 # Amounts of one element in a formula: stoichiometries, supercells and doping levels all lie
 # well inside this range; beyond it a number is a typo or machine-made, and the LP tolerances

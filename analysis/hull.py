@@ -21,10 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.entries import Entry
-from analysis.errors import InputError
-from analysis.formula import reduced_formula_and_size
-from analysis.lp import INF, HighsLP
+from sseflow.analysis.entries import Entry
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import reduced_formula_and_size
+from sseflow.analysis.lp import INF, HighsLP
 
 
 @dataclass

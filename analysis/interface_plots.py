@@ -11,7 +11,7 @@ import numpy as np
 
 
 def _plt():
-    from analysis.plots import _pyplot
+    from sseflow.analysis.plots import _pyplot
 
     return _pyplot()
 
@@ -156,8 +156,8 @@ def _wrapped(rng, L: float) -> list[tuple[float, float]]:
 def plot_all(prefix, atoms=None, electronic=None, schottky: dict | None = None, title: str | None = None) -> list[str]:
     """The figures there is data for: ``PREFIX_structure.png``, ``PREFIX_layer_dos.png``,
     ``PREFIX_potential.png``. ``electronic``: a mapping or object with the arrays of
-    ``workflows.interfaces.relax.ElectronicStructure``; ``schottky``: its report."""
-    from analysis.schottky import macroscopic_average
+    ``sseflow.workflows.interfaces.relax.ElectronicStructure``; ``schottky``: its report."""
+    from sseflow.analysis.schottky import macroscopic_average
 
     out = []
     prefix = str(prefix)
@@ -174,7 +174,7 @@ def plot_all(prefix, atoms=None, electronic=None, schottky: dict | None = None, 
                                       cbm=layer.get("cbm"), bulk_layers=layer.get("bulk_layers"), title=title))
         period = (schottky or {}).get("period_A") or lineup.get("period") or 2.0
         vm = macroscopic_average(g("z"), g("potential"), period)
-        from analysis.schottky import layer_bins
+        from sseflow.analysis.schottky import layer_bins
 
         side = np.asarray(g("side"))
         erange = None

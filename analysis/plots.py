@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 # Typical cathode operating potentials (V vs Li/Li+), marked on the window figure.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from analysis.plots import _mathtext, _pyplot, check_figure_path
-from analysis.reactions import ReactionResult
+from sseflow.analysis.plots import _mathtext, _pyplot, check_figure_path
+from sseflow.analysis.reactions import ReactionResult
 
 
 def _title(r: ReactionResult) -> str:

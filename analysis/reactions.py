@@ -19,7 +19,7 @@ nothing is sampled. Two exact methods give the same kinks (tests and the benchma
   the element chemical potentials; where a phase runs out (an exact ratio test) one
   dual-simplex pivot brings in the phase the mixture forms next. One small dense pivot per
   breakpoint (the LPs have one row per element), about 20x cheaper than a HiGHS solve.
-* ``method="tangents"``: :func:`analysis.piecewise.convex_kinks` with an oracle that solves
+* ``method="tangents"``: :func:`sseflow.analysis.piecewise.convex_kinks` with an oracle that solves
   the hull LP of m(x) with HiGHS and returns the slope mu.(b - a) from the LP dual (about
   two LP solves per kink). It is also the fallback should the walk fail numerically.
 
@@ -60,13 +60,13 @@ from typing import Iterable
 
 import numpy as np
 
-from analysis.errors import InputError
-from analysis.formula import formula_string, parse_formula, reduced_formula_and_size
-from analysis.hull import PhaseSpace
-from analysis.lp import INF, HighsLP
-from analysis.piecewise import convex_kinks
-from analysis.reference import ReferenceSet
-from analysis.window import LI, WindowCalculator, reaction_string
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import formula_string, parse_formula, reduced_formula_and_size
+from sseflow.analysis.hull import PhaseSpace
+from sseflow.analysis.lp import INF, HighsLP
+from sseflow.analysis.piecewise import convex_kinks
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.window import LI, WindowCalculator, reaction_string
 
 _X_EPS = 1e-9       # x closer than this to 0 or 1 counts as the end point
 _PRODUCT_REL = 1e-7  # products below this atom fraction of the mixture are numerical dust
@@ -251,7 +251,7 @@ class ReactionCalculator:
         return sorted(out.items())
 
     def _hull_note(self, name: str) -> str:
-        from analysis.formula import reduced_formula_of
+        from sseflow.analysis.formula import reduced_formula_of
 
         if reduced_formula_of(name) in {reduced_formula_of(f) for f in self.exclude}:
             return f"{name} is excluded (--exclude): taken at its hull energy"
@@ -304,7 +304,7 @@ class ReactionCalculator:
         that name): the curve then starts and ends at zero and measures only the mutual
         reaction, even for reactants above the hull.
         ``method``: ``"simplex"`` (default: parametric simplex along the line, one pivot per
-        breakpoint) or ``"tangents"`` (:func:`analysis.piecewise.convex_kinks` on HiGHS LPs,
+        breakpoint) or ``"tangents"`` (:func:`sseflow.analysis.piecewise.convex_kinks` on HiGHS LPs,
         about two LPs per kink); both are exact and give the same kinks.
         """
         if method not in ("simplex", "tangents"):
@@ -570,7 +570,7 @@ def _corners(pts, x_tol: float = 1e-9, slope_tol: float = 1e-7):
 
 
 def _kinks(oracle):
-    """The same kinks by :func:`analysis.piecewise.convex_kinks` (tangent intersections with
+    """The same kinks by :func:`sseflow.analysis.piecewise.convex_kinks` (tangent intersections with
     the LP dual's slope, about two LPs per kink): the reference method, kept for
     cross-checks (``method="tangents"``)."""
     return _corners(convex_kinks(oracle, 0.0, 1.0))
@@ -595,7 +595,7 @@ def pymatgen_reaction(a: str, b: str, entries, potential: float | None = None, i
     Returns pymatgen's ``InterfacialReactivity`` (closed) or
     ``GrandPotentialInterfacialReactivity`` (open to Li at mu_Li = -V) with c1 = B and c2 = A,
     so that its mixing ratio is the atom fraction of B, as here. ``entries``:
-    :class:`analysis.entries.Entry` objects of the chemical system (formation energies);
+    :class:`sseflow.analysis.entries.Entry` objects of the chemical system (formation energies);
     ``pd``: a ready ``PhaseDiagram`` of them.
     """
     import warnings
@@ -604,7 +604,7 @@ def pymatgen_reaction(a: str, b: str, entries, potential: float | None = None, i
     from pymatgen.analysis.phase_diagram import GrandPotentialPhaseDiagram, PhaseDiagram
     from pymatgen.core import Composition, Element
 
-    from analysis.crosscheck import pmg_entries
+    from sseflow.analysis.crosscheck import pmg_entries
 
     pe = None
     if pd is None:

@@ -24,10 +24,10 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from analysis.elements import ATOMIC_NUMBER
-from analysis.entries import MAX_ABS_ENERGY, Entry, check_energy, decode_pymatgen_entry
-from analysis.errors import InputError
-from analysis.formula import MAX_AMOUNT, formula_string, parse_formula, reduced_formula_of
+from sseflow.analysis.elements import ATOMIC_NUMBER
+from sseflow.analysis.entries import MAX_ABS_ENERGY, Entry, check_energy, decode_pymatgen_entry
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import MAX_AMOUNT, formula_string, parse_formula, reduced_formula_of
 
 _CACHE_FORMAT = "sseflow-reference-table"
 _CACHE_VERSION = 6

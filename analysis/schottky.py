@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 GAP_WARNING = ("semilocal DFT (LDA/GGA) underestimates band gaps (typically by 30-50 %): the conduction "
                "band edge comes out too low, so n-type barriers (E_CBM - E_F) are lower bounds; a hybrid "

@@ -3,14 +3,14 @@
 For each candidate coating C between electrolyte E and anode M (Li, Si, a Li-Si alloy):
 
 * ``rxn_anode_meV``: the most negative chemical reaction energy of C | M (closed system,
-  meV/atom of mixture, :class:`analysis.reactions.ReactionCalculator`), with both reactants
+  meV/atom of mixture, :class:`sseflow.analysis.reactions.ReactionCalculator`), with both reactants
   at their hull energy (``use_hull_energy``): the *mutual* reaction. A reactant above the
   hull (Li6PS5Cl is 83 meV/atom above it in the Materials Project set, Li15Si4 1 meV/atom)
   would otherwise lend its own decomposition energy to every candidate; the coating's own
   metastability is reported separately (``coating_e_above_hull_meV``);
 * ``rxn_electrolyte_meV``: the same for E | C;
 * the coating's own window [``coating_reduction_V``, ``coating_oxidation_V``] vs Li/Li+;
-* ``anode_potential_V``: the anode's potential (:func:`analysis.anodes.anode_potential`:
+* ``anode_potential_V``: the anode's potential (:func:`sseflow.analysis.anodes.anode_potential`:
   0 V for Li, the lithiation plateau of an alloy).
 
 Criteria (STABLE_TOL_MEV = 1 meV/atom, POTENTIAL_TOL_V = 1 mV):
@@ -39,12 +39,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from analysis.anodes import anode_formula, anode_phase
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula, reduced_formula_of
-from analysis.reactions import ReactionCalculator
-from analysis.reference import ReferenceSet
-from analysis.window import WindowCalculator
+from sseflow.analysis.anodes import anode_formula, anode_phase
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula, reduced_formula_of
+from sseflow.analysis.reactions import ReactionCalculator
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.window import WindowCalculator
 
 #: Coatings and interlayers reported for Li and Si anodes with sulfide, oxide and halide
 #: electrolytes: Li binaries (the passivating interphase products), Li oxysalts used as

@@ -45,9 +45,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from analysis.entries import Entry
-from analysis.errors import InputError
-from analysis.formula import reduced_formula, reduced_formula_of
+from sseflow.analysis.entries import Entry
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import reduced_formula, reduced_formula_of
 
 KB = 8.617333262e-5            # eV/K
 EV_PER_KJMOL = 1.0 / 96.48533212331002

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from analysis.plots import _mathtext, _pyplot, check_figure_path
+from sseflow.analysis.plots import _mathtext, _pyplot, check_figure_path
 
 
 def _get(obj, *names, default=None):

@@ -10,7 +10,7 @@ per atom, so mu_Li(metal) = 0 and V = -mu_Li.
   assemblage convention of Zhu, He & Mo (2015) and pymatgen's ``get_element_profile``.
 * The Li evolution profile is the set of kinks of f(n) = E_hull(composition without
   Li + n Li), a convex piecewise-linear function of n found exactly by
-  :func:`analysis.piecewise.convex_kinks`.
+  :func:`sseflow.analysis.piecewise.convex_kinks`.
 * Decomposition energies at a potential V are grand-potential differences
   (Phi_hull - Phi_phase) at mu_Li = -V, per atom of the composition, in meV/atom.
 """
@@ -21,11 +21,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from analysis.errors import InputError
-from analysis.formula import formula_string, parse_formula, chemsys as chemsys_of
-from analysis.hull import Decomposition, PhaseSpace
-from analysis.piecewise import convex_kinks
-from analysis.reference import ReferenceSet
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import formula_string, parse_formula, chemsys as chemsys_of
+from sseflow.analysis.hull import Decomposition, PhaseSpace
+from sseflow.analysis.piecewise import convex_kinks
+from sseflow.analysis.reference import ReferenceSet
 
 LI = "Li"
 _DELTA = 1e-6  # eV: step off a critical potential to read the neighbouring assemblage

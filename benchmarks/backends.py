@@ -32,14 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def _structures(chemsys: str):
-    from workflows.structures.library import get_structure, list_phases
+    from sseflow.workflows.structures.library import get_structure, list_phases
 
     return [(name, get_structure(name, primitive=True)) for name in list_phases(chemsys)]
 
 
 def _big_cell():
     """The ~100-atom single point: gamma-Li3PS4 (16 atoms) as a 3x2x1 supercell, 96 atoms."""
-    from workflows.structures.library import get_structure
+    from sseflow.workflows.structures.library import get_structure
 
     s = get_structure("Li3PS4")
     return "gamma-Li3PS4 3x2x1 (96 atoms)", s * (3, 2, 1)
@@ -55,7 +55,7 @@ def run_variant(variant: str, chemsys: str, fmax: float, steps: int, repeat: int
     structures = _structures(chemsys)
     t_load = time.process_time()
     if variant == "sseflow":
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         calc = get_calculator("chgnet", fmax=fmax, max_steps=steps)
 
@@ -136,7 +136,7 @@ def ab_relax(chemsys: str, fmax: float, steps: int, repeat: int) -> list[dict]:
     torch.set_num_threads(1)
     from chgnet.model import StructOptimizer
 
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     calc = get_calculator("chgnet", fmax=fmax, max_steps=steps)
     opt = StructOptimizer(model=calc.model, optimizer_class="FIRE", use_device="cpu")
@@ -166,11 +166,11 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from analysis.formula import parse_formula, reduced_formula_of
-    from analysis.reference import ReferenceSet
-    from workflows.calculators import get_calculator
-    from workflows.computed_entries import entries_from_results
-    from workflows.structures.library import get_structure, phases
+    from sseflow.analysis.formula import parse_formula, reduced_formula_of
+    from sseflow.analysis.reference import ReferenceSet
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.workflows.structures.library import get_structure, phases
 
     if not MP_CSV.is_file():
         print(f"shared MP data not found: {MP_CSV}", file=sys.stderr)
@@ -215,9 +215,9 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
     print(f"MAE {sum(diffs) / len(diffs):.3f} eV/atom over {len(diffs)} compounds; "
           f"max |diff| {max(diffs):.3f}; {sum(x > 0.1 for x in diffs)} beyond 0.1 eV/atom")
     try:
-        from analysis.window import stability_window
+        from sseflow.analysis.window import stability_window
     except ImportError:
-        print("analysis.window not available: windows skipped")
+        print("sseflow.analysis.window not available: windows skipped")
         return 0
     rs_ours = ReferenceSet.from_entries(entries, source="sseflow CHGNet entries")
     rs_mp = ReferenceSet.from_csv(MP_CSV)

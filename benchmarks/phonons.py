@@ -1,7 +1,7 @@
 """Benchmark and validation: CHGNet phonons of every Li-P-S library phase, and the Li3PS4
 window at 0 K, 300 K and 600 K from them.
 
-1. Phonons (workflows.phonons.compute_phonons, CHGNet, one torch thread, supercells >= 10 Å
+1. Phonons (sseflow.workflows.phonons.compute_phonons, CHGNet, one torch thread, supercells >= 10 Å
    perpendicular width, 0.01 Å displacements) of the Li-P-S phases of the structure library and,
    unless --no-p2s5, a *model* of P2S5 (one P4S10 molecule per fcc primitive cell at the
    experimental density 2.09 g/cm3, cell fixed: the library has no P2S5 and CHGNet, without
@@ -44,8 +44,8 @@ warnings.filterwarnings("ignore")
 
 from _common import MP_CSV  # noqa: E402
 
-from analysis.thermo import J_MOL_K_PER_EV_K, KB, entropy_debye_temperature  # noqa: E402
-from workflows.phonons import (  # noqa: E402
+from sseflow.analysis.thermo import J_MOL_K_PER_EV_K, KB, entropy_debye_temperature  # noqa: E402
+from sseflow.workflows.phonons import (  # noqa: E402
     THZ_TO_CM1,
     PhononResult,
     PhononSettings,
@@ -91,7 +91,7 @@ def p4s10_model():
     2.09 g/cm3. A model, not the experimental P-1 packing."""
     from ase import Atoms
 
-    from workflows.calculators.base import to_structure
+    from sseflow.workflows.calculators.base import to_structure
 
     pp, ps_b, ps_t = 3.40, 2.09, 1.95
     a = pp / (2 * np.sqrt(2))
@@ -119,7 +119,7 @@ def run_phonons(args) -> list[PhononResult]:
     if not args.no_p2s5 and (not args.only or "P2S5" in args.only.split(",")):
         jobs.append(("P2S5-model", p4s10_model(), PhononSettings(min_length=args.min_length, relax_cell=False)))
     results = []
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     t_load = time.perf_counter()
     backend = get_calculator("chgnet")
@@ -135,7 +135,7 @@ def run_phonons(args) -> list[PhononResult]:
         t0 = time.perf_counter()
         r = compute_phonons(structure, backend, settings)
         wall = time.perf_counter() - t0
-        from workflows.calculators.base import to_atoms
+        from sseflow.workflows.calculators.base import to_atoms
 
         default_sc = phonopy_default_supercell(to_atoms(structure))
         bench = {"wall_s": round(wall, 2), "peak_rss_MB": round(vm_hwm_mb(), 1),
@@ -163,7 +163,7 @@ def save(results) -> None:
 
 def compare_default(args) -> list[dict]:
     """F_vib(300 K) with phonopy's default supercell vs the 10 Å rule, for the small cells."""
-    from workflows.calculators.base import to_atoms
+    from sseflow.workflows.calculators.base import to_atoms
 
     out = []
     for name in ("Li", "Li2S", "Li3P"):
@@ -234,8 +234,8 @@ def _li_f298_exp() -> float:
 
 
 def _window_rows(ref, docs, **kw) -> list[dict]:
-    from analysis.window import WindowCalculator
-    from workflows.temperature import reference_at_temperature
+    from sseflow.analysis.window import WindowCalculator
+    from sseflow.workflows.temperature import reference_at_temperature
 
     rows = []
     for T in TEMPS:
@@ -257,8 +257,8 @@ def _window_rows(ref, docs, **kw) -> list[dict]:
 
 def windows(results) -> dict:
     """Li3PS4 windows at static, 0 K (ZPE), 300 K, 600 K under several choices (see module doc)."""
-    from analysis.reference import ReferenceSet, load_reference
-    from workflows.temperature import chgnet_reference
+    from sseflow.analysis.reference import ReferenceSet, load_reference
+    from sseflow.workflows.temperature import chgnet_reference
 
     docs = [r for _, r, _ in results]
     flagged = sorted({r.formula for r in docs if r.flagged})
@@ -320,7 +320,7 @@ def main() -> None:
     numbers["validation"] = validation(results)
     numbers["windows_Li3PS4"] = windows(results)
     NUMBERS.write_text(json.dumps(numbers, indent=1, default=str))
-    from analysis.thermo_plots import plot_phonons, plot_windows_vs_temperature
+    from sseflow.analysis.thermo_plots import plot_phonons, plot_windows_vs_temperature
 
     plot_phonons([r for _, r, _ in results], OUT / "phonons_LiPS.png")
     rows = numbers["windows_Li3PS4"].get("mp_phonon_phases_flagged_used") or \

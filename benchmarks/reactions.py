@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import MP_CSV, TWENTY  # noqa: E402
 
-from analysis.crosscheck import pmg_entries  # noqa: E402
-from analysis.formula import parse_formula  # noqa: E402
-from analysis.reactions import ReactionCalculator  # noqa: E402
-from analysis.reference import load_reference  # noqa: E402
+from sseflow.analysis.crosscheck import pmg_entries  # noqa: E402
+from sseflow.analysis.formula import parse_formula  # noqa: E402
+from sseflow.analysis.reactions import ReactionCalculator  # noqa: E402
+from sseflow.analysis.reference import load_reference  # noqa: E402
 
 PARTNERS = ("Li", "Si", "Li15Si4", "LiSi", "LiF", "Li3N", "Li3PO4", "Li2O", "LiCl", "Li2S")
 

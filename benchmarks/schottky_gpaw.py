@@ -63,8 +63,8 @@ def main(argv=None) -> int:
         cfg["max_atoms"] = a.max_atoms
     kpts = tuple(int(x) for x in a.kpts.split(",")) if a.kpts else cfg["kpts"]
 
-    from workflows.calculators.chgnet import set_torch_threads
-    from workflows.interfaces.stages import electronic_stage, find_and_build, periods_of
+    from sseflow.workflows.calculators.chgnet import set_torch_threads
+    from sseflow.workflows.interfaces.stages import electronic_stage, find_and_build, periods_of
 
     set_torch_threads(1)
     out: dict = {"system": a.system, "ecut_eV": a.ecut, "kpts": kpts, "bulk_kpts": cfg["bulk_kpts"]}
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
           f"strain {100 * s['von_mises_strain']:.2f}% on Li, {out['time_build_s']} s", flush=True)
     atoms = built.atoms
     if a.relax:
-        from workflows.interfaces.relax import relax_interface
+        from sseflow.workflows.interfaces.relax import relax_interface
 
         t = time.perf_counter()
         r = relax_interface(built, "chgnet", fmax=0.05, steps=300)
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
           f"      potential line-up {f(P['barrier_p'])}  {f(P['barrier_n'])}  {f(P['gap'])}  (bulk {bulk['gap']:.3f})\n"
           f"      difference        {f(rep['difference_p'])}  {f(rep['difference_n'])}")
     if not a.no_peer:
-        from workflows.interfaces.relax import _electronic_backend, _gpaw_calc
+        from sseflow.workflows.interfaces.relax import _electronic_backend, _gpaw_calc
 
         backend = _electronic_backend("gpaw", ecut=a.ecut)
         nb = es.parameters["nbands"]

@@ -55,7 +55,7 @@ def timed_import(export: Path, store: Path, timeout: float) -> float | None:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
     try:
-        r = subprocess.run([sys.executable, "-m", "workflows.cli.main", "db", "import", str(export),
+        r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "import", str(export),
                             "--config", f"embedded:{store}"], env=env, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""Validate the structure library: every phase (or --names) through workflows.structures.validate.
+"""Validate the structure library: every phase (or --names) through sseflow.workflows.structures.validate.
 
 For each phase: formula of the CIF, spglib space group (symprec 0.01) against the index, smallest
 interatomic distance over the sum of covalent radii, and the CHGNet formation energy (phase and
@@ -50,7 +50,7 @@ def table(rows: list[dict]) -> str:
 
 
 def summary(rows: list[dict], tolerance: float) -> str:
-    from analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula
 
     devs = [abs(r["deviation"]) for r in rows
             if "error" not in r and r["deviation"] is not None and len(parse_formula(r["formula"])) > 1]
@@ -80,9 +80,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from analysis.errors import InputError
-    from workflows.structures.library import phases
-    from workflows.structures.validate import validate_phase
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.structures.library import phases
+    from sseflow.workflows.structures.validate import validate_phase
 
     names = args.names or [r["name"] for r in phases()]
     rows: list[dict] = []

@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import MP_CSV, TWENTY  # noqa: E402
 
-from analysis.crosscheck import pymatgen_window  # noqa: E402
-from analysis.formula import parse_formula  # noqa: E402
-from analysis.reference import load_reference  # noqa: E402
-from analysis.window import WindowCalculator  # noqa: E402
+from sseflow.analysis.crosscheck import pymatgen_window  # noqa: E402
+from sseflow.analysis.formula import parse_formula  # noqa: E402
+from sseflow.analysis.reference import load_reference  # noqa: E402
+from sseflow.analysis.window import WindowCalculator  # noqa: E402
 
 PMG_LOAD = """
 import csv
@@ -144,7 +144,7 @@ def fresh_processes(formulas):
 
 def scaling(ref, sample_size, seed=1):
     section("scaling: every distinct Li-containing composition")
-    from analysis.formula import reduced_formula
+    from sseflow.analysis.formula import reduced_formula
 
     seen = {}
     for e in ref.entries:
@@ -167,7 +167,7 @@ def scaling(ref, sample_size, seed=1):
           f"goal: all in < 120 s)")
 
     from pymatgen.analysis.phase_diagram import PhaseDiagram
-    from analysis.crosscheck import pmg_entries
+    from sseflow.analysis.crosscheck import pmg_entries
 
     rnd = random.Random(seed)
     sample = rnd.sample(formulas, min(sample_size, len(formulas)))

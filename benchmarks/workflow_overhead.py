@@ -2,12 +2,12 @@
 
 Both sides run N trivial Fireworks (one Firetask that returns an ``FWAction`` with a little
 ``stored_data``) on the same kind of store: the embedded mongomock-persistence store opened by
-``workflows.store.get_launchpad()`` (one client, one lock), in a fresh temporary folder per run.
+``sseflow.workflows.store.get_launchpad()`` (one client, one lock), in a fresh temporary folder per run.
 
 * bare FireWorks: ``rocket_launcher.rapidfire(lp, FWorker(), m_dir=...)`` with a plain
   ``FiretaskBase`` task; the store is flushed once at the end (what makes the result durable;
   mongomock-persistence alone writes it only at interpreter exit);
-* sseflow: ``workflows.cli.flow.run_fireworks`` (what ``sseflow run`` / ``sseflow study`` call:
+* sseflow: ``sseflow.workflows.cli.flow.run_fireworks`` (what ``sseflow run`` / ``sseflow study`` call:
   FireWorker query, launch folders, per-Firework state, progress bookkeeping, warnings log,
   flushes every ``sseflow_flush_interval`` s and at the end) with a task derived from sseflow's
   Firetask base (``context()``: the store of the Rocket's LaunchPad, the Firework id).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fireworks import Firework, FiretaskBase, FWAction, FWorker, Workflow, explicit_serialize  # noqa: E402
 
-from workflows.firetasks import _StudyTask  # noqa: E402
+from sseflow.workflows.firetasks import _StudyTask  # noqa: E402
 
 
 @explicit_serialize
@@ -60,7 +60,7 @@ def _workflow(n: int, task_cls, flag: bool) -> Workflow:
 
 
 def _fresh_store(root: Path):
-    from workflows.store import client
+    from sseflow.workflows.store import client
 
     client.close_all()
     if root.exists():
@@ -69,7 +69,7 @@ def _fresh_store(root: Path):
     os.environ["SSEFLOW_HOME"] = str(root / "home")
     for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
         os.environ.pop(var, None)
-    from workflows.store import get_launchpad
+    from sseflow.workflows.store import get_launchpad
 
     return get_launchpad()
 
@@ -77,7 +77,7 @@ def _fresh_store(root: Path):
 def run_bare(root: Path, n: int) -> float:
     from fireworks.core.rocket_launcher import rapidfire
 
-    from workflows.store import flush_all
+    from sseflow.workflows.store import flush_all
 
     lp = _fresh_store(root)
     lp.add_wf(_workflow(n, BareNoop, False))
@@ -96,7 +96,7 @@ def run_bare(root: Path, n: int) -> float:
 
 
 def run_sseflow(root: Path, n: int) -> float:
-    from workflows.cli.flow import run_fireworks
+    from sseflow.workflows.cli.flow import run_fireworks
 
     lp = _fresh_store(root)
     ids = sorted(lp.add_wf(_workflow(n, StudyNoop, True)).values())
@@ -130,7 +130,7 @@ def main() -> None:
                 print(f"run {r + 1} {name:8s} {args.n} Fireworks in {dt:6.2f} s wall, {dc:6.2f} s CPU  "
                       f"({1000 * dt / args.n:6.1f} ms/FW wall, {1000 * dc / args.n:6.1f} ms/FW CPU)", flush=True)
     finally:
-        from workflows.store import client
+        from sseflow.workflows.store import client
 
         client.close_all()
         shutil.rmtree(tmp, ignore_errors=True)

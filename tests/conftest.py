@@ -31,7 +31,7 @@ def mp_csv() -> Path:
 
 @pytest.fixture(scope="session")
 def mp_reference(mp_csv):
-    from analysis.reference import load_reference
+    from sseflow.analysis.reference import load_reference
 
     return load_reference(mp_csv)
 
@@ -112,7 +112,7 @@ def drop_database(spec: str) -> None:
         return
     import pymongo
 
-    from workflows.store.config import load_config
+    from sseflow.workflows.store.config import load_config
 
     cfg = load_config(spec)
     client = pymongo.MongoClient(cfg.uri, serverSelectionTimeoutMS=4000)
@@ -127,5 +127,5 @@ def run_cli(*args, env=None, timeout=120):
     e = dict(os.environ)
     if env:
         e.update(env)
-    return subprocess.run([sys.executable, "-m", "workflows.cli.main", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *map(str, args)],
                           capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)

@@ -105,8 +105,8 @@ def test_formula_amount_out_of_range(table, command):
 
 def test_formula_amounts_bounded():
     """Amounts of an element lie between 1e-6 and 1e6 (after brackets are multiplied out)."""
-    from analysis.errors import InputError
-    from analysis.formula import parse_formula
+    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.formula import parse_formula
 
     for bad in ("Li" + "9" * 400 + "S", "Li1000001S", "((Li1000)1000)1000S", "Li0.0000001S"):
         with pytest.raises(InputError, match="out of range"):
@@ -183,7 +183,7 @@ def test_study_nested_too_deeply(tmp_path):
 
 def test_study_too_many_aliases():
     """More than 1000 aliases are refused, even when they expand to little."""
-    from workflows.study import StudyError, parse_study
+    from sseflow.workflows.study import StudyError, parse_study
 
     text = "name: s1\nanodes: [Li]\nelectrolytes: &e [Li3PS4]\nx: [" + ", ".join(["*e"] * 1001) + "]\n"
     with pytest.raises(StudyError, match="aliases"):
@@ -192,7 +192,7 @@ def test_study_too_many_aliases():
 
 def test_study_file_too_large(tmp_path):
     """A study file is at most 1 MB."""
-    from workflows.study import StudyError, load_study
+    from sseflow.workflows.study import StudyError, load_study
 
     p = tmp_path / "big.yaml"
     p.write_text("name: s1\nelectrolytes: [Li3PS4]\nanodes: [Li]\n" + "# padding\n" * 110_000)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from ase.build import bulk
 
-from analysis.errors import InputError
-from workflows.calculators import BACKENDS, CalcResult, get_calculator
-from workflows.calculators.base import resolve_command, template_dir
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators import BACKENDS, CalcResult, get_calculator
+from sseflow.workflows.calculators.base import resolve_command, template_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
@@ -38,7 +38,7 @@ def test_unknown_calculator_is_input_error():
 
 
 def test_every_backend_has_a_preset_matching_its_defaults():
-    from workflows.calculators.registry import backend_class
+    from sseflow.workflows.calculators.registry import backend_class
 
     for name in BACKENDS:
         path = template_dir() / f"{name}.yaml"
@@ -156,7 +156,7 @@ def test_chgnet_ase_calculator_is_plain_ase(chgnet):
 def test_fingerprint_ignores_noise_setting_and_supercell():
     from pymatgen.core import Lattice, Structure
 
-    from workflows.dedupe import find_existing, fingerprint
+    from sseflow.workflows.dedupe import find_existing, fingerprint
 
     s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.708), ["S", "Li"], [[0, 0, 0], [.25, .25, .25]])
     prim = s.get_primitive_structure()
@@ -181,7 +181,7 @@ def test_fingerprint_ignores_noise_setting_and_supercell():
 
 
 def test_fingerprint_rejects_non_structures():
-    from workflows.dedupe import fingerprint
+    from sseflow.workflows.dedupe import fingerprint
 
     with pytest.raises(InputError):
         fingerprint("Li2S")
@@ -190,7 +190,7 @@ def test_fingerprint_rejects_non_structures():
 # ------------------------------------------------------------------ computed entries
 
 def _fake(formula_struct, epa, calc="chgnet", scheme="MP2020-compatible (CHGNet trained on MPtrj)"):
-    from workflows.calculators.base import to_atoms
+    from sseflow.workflows.calculators.base import to_atoms
 
     atoms = to_atoms(formula_struct)
     n = len(atoms)
@@ -200,9 +200,9 @@ def _fake(formula_struct, epa, calc="chgnet", scheme="MP2020-compatible (CHGNet 
 
 
 def test_entries_from_results_reference_own_elements():
-    from analysis.reference import ReferenceSet
-    from workflows.computed_entries import entries_from_results
-    from workflows.structures.library import get_structure
+    from sseflow.analysis.reference import ReferenceSet
+    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.workflows.structures.library import get_structure
 
     li, s, li2s = get_structure("Li"), get_structure("S"), get_structure("Li2S")
     results = [_fake(li, -1.90), _fake(s, -4.10), _fake(s, -4.00), _fake(li2s, -4.00)]
@@ -218,8 +218,8 @@ def test_entries_from_results_reference_own_elements():
 
 
 def test_entries_refuse_mixed_schemes_and_missing_elements():
-    from workflows.computed_entries import entries_from_results, merge_entries
-    from workflows.structures.library import get_structure
+    from sseflow.workflows.computed_entries import entries_from_results, merge_entries
+    from sseflow.workflows.structures.library import get_structure
 
     li, s, li2s = get_structure("Li"), get_structure("S"), get_structure("Li2S")
     with pytest.raises(InputError, match="cannot mix calculators"):
@@ -229,7 +229,7 @@ def test_entries_refuse_mixed_schemes_and_missing_elements():
     with pytest.raises(InputError, match="no chgnet result for elemental S"):
         entries_from_results([_fake(li, -1.9), _fake(li2s, -4.0)], "chgnet")
     ours = entries_from_results([_fake(li, -1.9), _fake(s, -4.1), _fake(li2s, -4.0)], "chgnet")
-    from analysis.entries import Entry
+    from sseflow.analysis.entries import Entry
 
     mp = [Entry("Li2S", {"Li": 2, "S": 1}, -1.45, "mp", "MP2020")]
     assert len(merge_entries(ours, mp)) == 4          # MP2020 family on both sides
@@ -249,7 +249,7 @@ def mp_lowest(formulas: set[str]) -> dict[str, float]:
     """Lowest MP formation energy per atom for each reduced formula (the ground-state polymorph row)."""
     import csv
 
-    from analysis.formula import reduced_formula_of
+    from sseflow.analysis.formula import reduced_formula_of
 
     best: dict[str, float] = {}
     with open(MP_CSV, newline="") as fh:
@@ -269,8 +269,8 @@ def mp_lowest(formulas: set[str]) -> dict[str, float]:
 def test_chgnet_formation_energies_match_mp(chgnet):
     """Relax small library phases and their elements with CHGNet through sseflow: formation
     energies within 0.1 eV/atom of the Materials Project's (the issue's acceptance bound)."""
-    from workflows.computed_entries import entries_from_results
-    from workflows.structures.library import get_structure
+    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.workflows.structures.library import get_structure
 
     # the full table (every library phase) is in docs/backends.md; here the cheap ones (~40 s CPU)
     compounds = ["Li2S", "LiF", "Li2O"]
@@ -316,7 +316,7 @@ def test_one_thread_for_torch_and_blas(chgnet):
     import torch
     from threadpoolctl import threadpool_info
 
-    from workflows.calculators.chgnet import set_torch_threads
+    from sseflow.workflows.calculators.chgnet import set_torch_threads
 
     before = torch.get_num_threads()
     try:

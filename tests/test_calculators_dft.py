@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from analysis.errors import InputError
-from workflows.calculators import get_calculator
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators import get_calculator
 
 DATA = Path(__file__).resolve().parent / "data"
 HAS_PW = shutil.which("pw.x") is not None
@@ -26,7 +26,7 @@ HAS_GPAW = importlib.util.find_spec("gpaw") is not None
 
 @pytest.fixture
 def li2s():
-    from workflows.structures.library import get_structure
+    from sseflow.workflows.structures.library import get_structure
 
     return get_structure("Li2S", primitive=True)
 
@@ -125,7 +125,7 @@ def test_vasp_computed_entry_gets_mp2020_corrections():
 
     raw = json.load(gzip.open(Path(pkg.__file__).parent / "calc_compounds.json.gz"))
     li2o = MontyDecoder().process_decoded(raw["Li2O"])
-    from workflows.calculators.vasp import apply_mp2020
+    from sseflow.workflows.calculators.vasp import apply_mp2020
 
     corrected = apply_mp2020(li2o)
     assert corrected.correction == pytest.approx(-0.687, abs=0.01)   # one O2- at -0.687 eV
@@ -149,7 +149,7 @@ def test_qe_missing_pseudo_folder_is_input_error(tmp_path):
 
 
 def test_qe_picks_pbe_pseudopotentials_and_reports_missing_elements(tmp_path):
-    from workflows.calculators.qe import find_pseudopotentials
+    from sseflow.workflows.calculators.qe import find_pseudopotentials
 
     for name in ("Si.pbe-rrkj.UPF", "Si.pbesol-n-kjpaw.UPF", "si_pbe_v1.uspp.F.UPF", "Li.pbe-s-kjpaw_psl.1.0.0.UPF"):
         (tmp_path / name).write_text("<UPF/>")

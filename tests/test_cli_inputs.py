@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from bson import json_util
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 from conftest import run_cli
-from workflows.cli.main import main
-from workflows.store import client as store_client
+from sseflow.workflows.cli.main import main
+from sseflow.workflows.store import client as store_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +128,7 @@ def test_overlapping_atoms_are_rejected_before_calculating(home, tmp_path, capsy
 def test_periodic_images_count_and_the_backend_checks_too():
     from ase import Atoms
 
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     tiny = Atoms("Cu", cell=[0.3, 4.0, 4.0], pbc=True)
     with pytest.raises(InputError, match=r"site 1 \(Cu\) is 0.300 Å from its own periodic image"):
@@ -177,7 +177,7 @@ class _NaNCalculator:
 
 
 def test_non_finite_results_are_failed_not_completed():
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     calc = get_calculator("emt")
     calc.ase_calculator = lambda directory=None: _NaNCalculator()
@@ -305,13 +305,13 @@ def test_bad_auth_mechanism_is_one_line_without_warnings(tmp_path):
 
 DISK_FULL = """
 import errno, sys
-import workflows.store.client as client
+import sseflow.workflows.store.client as client
 
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 client.atomic_write_text = full
-from workflows.cli.main import main
+from sseflow.workflows.cli.main import main
 main(sys.argv[1:])
 """
 
@@ -337,7 +337,7 @@ def _sleepy_workflow(n: int, seconds: float) -> list[int]:
     from fireworks import Firework, Workflow
     from fireworks.user_objects.firetasks.script_task import PyTask
 
-    from workflows.store import get_launchpad
+    from sseflow.workflows.store import get_launchpad
 
     fws = [Firework([PyTask(func="time.sleep", args=[seconds])], name=f"sleep {i}") for i in range(n)]
     lp = get_launchpad()
@@ -349,7 +349,7 @@ def _sleepy_workflow(n: int, seconds: float) -> list[int]:
 def test_ctrl_c_stops_run_and_the_next_run_picks_the_firework_up(home, tmp_path, capsys):
     ids = _sleepy_workflow(4, 20.0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -369,7 +369,7 @@ def test_ctrl_c_stops_run_and_the_next_run_picks_the_firework_up(home, tmp_path,
     assert "Traceback" not in err
     assert "set back to READY" in err and err.strip().splitlines()[-1] == "sseflow: interrupted"
 
-    from workflows.store import get_launchpad
+    from sseflow.workflows.store import get_launchpad
 
     lp = get_launchpad()
     fws = {d["fw_id"]: d for d in lp.fireworks.find({}, {"fw_id": 1, "state": 1, "launches": 1,

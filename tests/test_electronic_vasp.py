@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
-from workflows.interfaces.electronic_vasp import (
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.interfaces.electronic_vasp import (
     ELECTRONIC_INCAR,
     centre_of_mass_fractional,
     electronic_incar,
@@ -246,7 +246,7 @@ def test_bulk_reference_from_the_real_run(bulk_ref, edges, xml_root, locpot_raw,
 
 def test_schottky_of_a_cell_against_its_own_bulk(es, bulk_ref, edges):
     """The 'interface' is the bulk itself: the line-up must give E_F - VBM and CBM - E_F exactly."""
-    from workflows.interfaces.relax import schottky_from_electronic
+    from sseflow.workflows.interfaces.relax import schottky_from_electronic
 
     vbm, cbm = edges
     rep = schottky_from_electronic(es, bulk_ref, source="atoms", period=es.cell_length)
@@ -303,7 +303,7 @@ def no_potcars(monkeypatch):
 def test_write_inputs_without_potcars_writes_spec_and_warns(tmp_path, no_potcars):
     from pymatgen.io.vasp import Incar, Kpoints
 
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     backend = get_calculator("vasp", user_incar_settings={"KPAR": 2})
     with pytest.warns(UserWarning, match="PMG_VASP_PSP_DIR"):
@@ -345,8 +345,8 @@ def test_runner_plumbing_with_a_stand_in_command(tmp_path, no_potcars, monkeypat
     the inputs are written by the backend, the command runs in the folder, the outputs are read."""
     from ase.io import read
 
-    from workflows.calculators import get_calculator
-    from workflows.calculators.vasp import VASPBackend
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.calculators.vasp import VASPBackend
 
     original = VASPBackend.write_inputs
 
@@ -370,7 +370,7 @@ def test_runner_plumbing_with_a_stand_in_command(tmp_path, no_potcars, monkeypat
 
 
 def test_electronic_structure_from_vasp_saves_and_loads(es, tmp_path):
-    from workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.relax import ElectronicStructure
 
     back = ElectronicStructure.load(es.save(tmp_path / "es.npz"))
     assert back.fermi_level == es.fermi_level and back.calculator == "vasp"
@@ -385,7 +385,7 @@ def test_cli_schottky_reads_a_finished_vasp_run(tmp_path, edges, capsys):
 
     from ase.io import read, write
 
-    from workflows.cli.main import main
+    from sseflow.workflows.cli.main import main
 
     atoms = read(gzip.open(SI / "POSCAR.gz", "rt"), format="vasp")
     atoms.arrays["side"] = np.zeros(len(atoms), int)

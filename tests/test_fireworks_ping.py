@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from workflows import fireworks_ping
+from sseflow.workflows import fireworks_ping
 
 
 class Pad:
@@ -47,7 +47,7 @@ def test_other_errors_still_surface(monkeypatch):
 
 
 def test_rockets_use_it():
-    import workflows.firetasks  # noqa: F401  (loading sseflow's Firetasks installs it)
+    import sseflow.workflows.firetasks  # noqa: F401  (loading sseflow's Firetasks installs it)
     from fireworks.core import rocket
 
     assert rocket.ping_launch is fireworks_ping.ping_launch

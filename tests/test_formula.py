@@ -1,7 +1,7 @@
 import pytest
 
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula, reduced_formula_of
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula, reduced_formula_of
 
 
 def test_parse_nested_and_fractional():

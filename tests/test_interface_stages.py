@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
-from workflows.interfaces.relax import E_OVER_EPS0, layer_polarisation
-from workflows.interfaces.stages import atoms_from_tagged, choose_cell, from_directory, tagged_structure
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.interfaces.relax import E_OVER_EPS0, layer_polarisation
+from sseflow.workflows.interfaces.stages import atoms_from_tagged, choose_cell, from_directory, tagged_structure
 
 
 def lif_slab(n_layers=6, a=4.027):
@@ -103,12 +103,12 @@ def test_tagged_structure_round_trip():
 def test_stored_relaxed_interface_keeps_both_cells(tmp_path, monkeypatch):
     """A relaxed interface document carries the relaxed and the built cell, both tagged;
     from_document picks either by key prefix (EMT Cu | Ni stands in for CHGNet)."""
-    from workflows.interfaces.build import build_interface
-    from workflows.interfaces.matching import find_candidates
-    from workflows.interfaces.relax import relax_interface
-    from workflows.interfaces.stages import from_document, store_interface
-    from workflows.store import client as store_client
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.interfaces.build import build_interface
+    from sseflow.workflows.interfaces.matching import find_candidates
+    from sseflow.workflows.interfaces.relax import relax_interface
+    from sseflow.workflows.interfaces.stages import from_document, store_interface
+    from sseflow.workflows.store import client as store_client
+    from sseflow.workflows.store.hooks import open_store
 
     for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
         monkeypatch.delenv(var, raising=False)

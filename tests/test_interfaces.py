@@ -4,23 +4,23 @@ import math
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 pytest.importorskip("pymatgen.analysis.interfaces.zsl")
 
-from workflows.interfaces.build import (  # noqa: E402
+from sseflow.workflows.interfaces.build import (  # noqa: E402
     EV_PER_A2_TO_J_PER_M2,
     build_interface,
     check_distances,
     min_distance_ratio,
 )
-from workflows.interfaces.matching import (  # noqa: E402
+from sseflow.workflows.interfaces.matching import (  # noqa: E402
     find_candidates,
     load_structure,
     strain_2d,
     surface_terminations,
 )
-from workflows.interfaces.relax import contact_analysis, work_of_adhesion  # noqa: E402
+from sseflow.workflows.interfaces.relax import contact_analysis, work_of_adhesion  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_contact_analysis_sees_a_broken_ps_bond_and_a_new_li_p_contact():
 
 def test_relax_interface_work_of_adhesion_with_emt():
     # EMT (Cu | Ni) stands in for CHGNet so the relaxation path runs in seconds
-    from workflows.interfaces.relax import relax_interface
+    from sseflow.workflows.interfaces.relax import relax_interface
 
     cs = find_candidates("Cu", "Ni", max_atoms=40, max_area=30, electrolyte_millers=[(1, 0, 0)],
                          electrode_millers=[(1, 0, 0)], electrolyte_thickness=5, electrode_thickness=4)

@@ -5,7 +5,7 @@ import numpy as np
 
 import pytest
 
-from workflows.cli.main import main
+from sseflow.workflows.cli.main import main
 
 pytest.importorskip("pymatgen.analysis.interfaces.zsl")
 
@@ -27,7 +27,7 @@ def store_spec(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
     yield f"embedded:{tmp_path / 'db' / 'store.json'}"
-    from workflows.store import client as store_client
+    from sseflow.workflows.store import client as store_client
 
     store_client.close_all()
 
@@ -47,7 +47,7 @@ def test_interface_cli_json_files_plot_and_store(tmp_path, capsys, store_spec):
     for f in ("interface_built.extxyz", "interface_built.cif", "summary.json"):
         assert (out / f).is_file()
     assert (tmp_path / "fig_structure.png").stat().st_size > 1000
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     with open_store(store_spec) as st:
         docs = st.query("interfaces")
@@ -79,8 +79,8 @@ def test_build_subcommand_stores_a_tagged_interface_that_schottky_can_find(tmp_p
     key = data["interface_key"]
     assert key.startswith("interface:") and key in cap.err
     assert json.loads((out / "summary.json").read_text())["interface_key"] == key
-    from workflows.interfaces.stages import from_directory, from_document
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.interfaces.stages import from_directory, from_document
+    from sseflow.workflows.store.hooks import open_store
 
     with open_store(store_spec) as st:
         src = from_document(st, key[:16])

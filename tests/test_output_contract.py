@@ -40,7 +40,7 @@ def strict_csv(out: str, first_column: str) -> list[dict]:
 
 def test_highs_is_silent_on_the_file_descriptor(capfd):
     """The solver object is made in one place, and nothing it prints reaches fd 1."""
-    from analysis.lp import HighsLP, new_highs
+    from sseflow.analysis.lp import HighsLP, new_highs
 
     new_highs()
     lp = HighsLP([1.0, 1.0], [[1.0, 1.0]], [1.0], [1.0], [0.0, 0.0], [1.0, 1.0])
@@ -50,7 +50,7 @@ def test_highs_is_silent_on_the_file_descriptor(capfd):
 
 
 def test_stdout_around_the_solver_is_kept_in_order(capfd):
-    from analysis.lp import new_highs
+    from sseflow.analysis.lp import new_highs
 
     print("before", flush=False)
     new_highs()

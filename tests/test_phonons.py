@@ -1,17 +1,17 @@
-"""Phonon jobs (workflows.phonons): supercells, the imaginary-mode check, documents, store reuse,
+"""Phonon jobs (sseflow.workflows.phonons): supercells, the imaginary-mode check, documents, store reuse,
 the CLI (EMT: fast), and CHGNet phonons of Li (bcc) and Li2S against experiment (small cells)."""
 import json
 
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
-from analysis.thermo import J_MOL_K_PER_EV_K, KB
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.thermo import J_MOL_K_PER_EV_K, KB
 
 # ----------------------------------------------------------------------------- pure helpers
 
 def test_supercell_for_length_uses_perpendicular_widths():
-    from workflows.phonons import perpendicular_widths, supercell_for_length
+    from sseflow.workflows.phonons import perpendicular_widths, supercell_for_length
 
     cubic = np.eye(3) * 5.7
     assert supercell_for_length(cubic, 10.0) == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
@@ -24,7 +24,7 @@ def test_supercell_for_length_uses_perpendicular_widths():
 
 
 def test_imaginary_mode_check_ignores_gamma_acoustic_only():
-    from workflows.phonons import imaginary_mode_check
+    from sseflow.workflows.phonons import imaginary_mode_check
 
     q = np.array([[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0]])
     w = np.array([1, 3, 6])
@@ -48,7 +48,7 @@ def test_imaginary_mode_check_ignores_gamma_acoustic_only():
 
 
 def test_settings_are_validated_and_normalised():
-    from workflows.phonons import PhononSettings
+    from sseflow.workflows.phonons import PhononSettings
 
     with pytest.raises(InputError):
         PhononSettings(min_length=0)
@@ -66,7 +66,7 @@ def test_settings_are_validated_and_normalised():
 def _cu(kind="fcc"):
     from ase.build import bulk
 
-    from workflows.calculators.base import to_structure
+    from sseflow.workflows.calculators.base import to_structure
 
     if kind == "fcc":
         return to_structure(bulk("Cu", "fcc", a=3.6, cubic=True))
@@ -77,7 +77,7 @@ def _cu(kind="fcc"):
 
 def test_emt_copper_phonons_document_round_trip():
     """hcp Cu (EMT): two atoms in the primitive cell, so the per-atom normalisation is tested."""
-    from workflows.phonons import PhononResult, PhononSettings, compute_phonons
+    from sseflow.workflows.phonons import PhononResult, PhononSettings, compute_phonons
 
     r = compute_phonons(_cu("hcp"), "emt", PhononSettings(min_length=6.0))
     assert r.natoms_primitive == 2 and r.supercell_matrix == [[3, 0, 0], [0, 3, 0], [0, 0, 2]]
@@ -100,7 +100,7 @@ def test_emt_copper_phonons_document_round_trip():
 
 def test_swelling_cell_relaxation_falls_back_to_the_input_cell():
     """A 15 % compressed fcc Cu cell swells by > 10 % on relaxation: the input cell is kept."""
-    from workflows.phonons import PhononSettings, compute_phonons
+    from sseflow.workflows.phonons import PhononSettings, compute_phonons
 
     s = _cu()
     s.scale_lattice(s.volume * 0.80)
@@ -111,8 +111,8 @@ def test_swelling_cell_relaxation_falls_back_to_the_input_cell():
 
 def test_dynamically_unstable_phase_is_flagged():
     """Simple-cubic Cu (EMT) is dynamically unstable: imaginary modes away from Gamma."""
-    from workflows.phonons import PhononSettings, compute_phonons
-    from workflows.temperature import free_energy_tables
+    from sseflow.workflows.phonons import PhononSettings, compute_phonons
+    from sseflow.workflows.temperature import free_energy_tables
 
     r = compute_phonons(_cu("sc"), "emt", PhononSettings(min_length=7.0, relax=False))
     assert r.flagged and r.imaginary_modes > 0 and r.min_frequency < -0.1
@@ -122,7 +122,7 @@ def test_dynamically_unstable_phase_is_flagged():
 
 
 def _cli(capsys, *args) -> tuple[int, str, str]:
-    from workflows.cli.main import main
+    from sseflow.workflows.cli.main import main
 
     try:
         main(list(args))
@@ -135,7 +135,7 @@ def _cli(capsys, *args) -> tuple[int, str, str]:
 
 def test_store_reuse_and_cli(tmp_path, monkeypatch, capsys):
     """`sseflow phonons CIF --calculator emt --store`: computed and stored once, reused the second time."""
-    from workflows.store.client import close_all
+    from sseflow.workflows.store.client import close_all
 
     cif = tmp_path / "Cu.cif"
     _cu().to(filename=str(cif))
@@ -159,7 +159,7 @@ def test_store_reuse_and_cli(tmp_path, monkeypatch, capsys):
         code, out, err = _cli(capsys, "phonons", str(cif), "--calculator", "emt", "--min-length", "7", "--store")
         assert code == 0 and "F(300K)" in out and "ok (stored)" in out
         # the glue reads them back by chemical system
-        from workflows.temperature import load_phonon_docs
+        from sseflow.workflows.temperature import load_phonon_docs
 
         docs = load_phonon_docs("Cu", calculator="emt")
         assert len(docs) == 1 and docs[0]["reduced_formula"] == "Cu"
@@ -177,7 +177,7 @@ def test_store_reuse_and_cli(tmp_path, monkeypatch, capsys):
 @pytest.fixture(scope="module")
 def chgnet():
     pytest.importorskip("chgnet")
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     return get_calculator("chgnet", torch_threads=1)  # one thread: several times faster on shared cores
 
@@ -186,8 +186,8 @@ def test_chgnet_li_bcc_against_experiment(chgnet):
     """Li bcc, 2x2x2 conventional (16 atoms). Experiment: S(298.15 K) = 29.12 J/mol/K (CODATA) of which
     about 0.5 J/mol/K is electronic; low-temperature Debye temperature 344 K. The 54-atom cell of the
     benchmark gives S = 28.9 J/mol/K."""
-    from analysis.thermo import entropy_debye_temperature
-    from workflows.phonons import PhononSettings, compute_phonons, library_structure
+    from sseflow.analysis.thermo import entropy_debye_temperature
+    from sseflow.workflows.phonons import PhononSettings, compute_phonons, library_structure
 
     r = compute_phonons(library_structure("Li"), chgnet, PhononSettings(min_length=6.0))
     assert r.natoms_supercell == 16 and not r.flagged and r.imaginary_modes == 0
@@ -202,7 +202,7 @@ def test_chgnet_li_bcc_against_experiment(chgnet):
 def test_chgnet_li2s_no_imaginary_modes(chgnet):
     """Li2S antifluorite, conventional cell as supercell (12 atoms). Raman T2g is 375 cm-1 in experiment;
     CHGNet is soft (about 280 cm-1): the test pins the known softening, not agreement."""
-    from workflows.phonons import THZ_TO_CM1, PhononSettings, compute_phonons, library_structure
+    from sseflow.workflows.phonons import THZ_TO_CM1, PhononSettings, compute_phonons, library_structure
 
     r = compute_phonons(library_structure("Li2S"), chgnet, PhononSettings(min_length=5.0))
     assert r.natoms_supercell == 12 and not r.flagged and r.imaginary_modes == 0

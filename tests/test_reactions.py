@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from analysis.anodes import anode_potential, lithiation_series
-from analysis.errors import InputError
-from analysis.formula import parse_formula
-from analysis.reactions import ReactionCalculator, reaction_energy
-from analysis.reference import ReferenceSet
-from analysis.window import WindowCalculator
+from sseflow.analysis.anodes import anode_potential, lithiation_series
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula
+from sseflow.analysis.reactions import ReactionCalculator, reaction_energy
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.window import WindowCalculator
 
 from conftest import run_cli
 
@@ -136,7 +136,7 @@ def test_li_is_not_a_partner_at_a_potential_and_other_bad_input():
 
 def test_matches_pymatgen_on_hand_made_hulls():
     pytest.importorskip("pymatgen")
-    from analysis.reactions import pymatgen_reaction
+    from sseflow.analysis.reactions import pymatgen_reaction
 
     for rows, a, b, v in [(LI_SN, "Sn", "Li", None), (LI_SN, "LiSn2", "Li", None), (AL_SB, "Al", "Sb", 0.0),
                           (AL_SB, "Al", "Sb", 0.5), (AL_SB, "LiAlSb", "Sb", 1.0)]:
@@ -232,7 +232,7 @@ def test_cli_react_missing_reference(tmp_path):
 
 
 def test_both_kink_methods_agree_and_fallback(monkeypatch):
-    import analysis.reactions as R
+    import sseflow.analysis.reactions as R
 
     cases = [(LI_SN, "Sn", "Li", None), (LI_SN, "LiSn2", "Li2Sn", None), (LI_SN, "Li3Sn2", "Sn", None),
              (AL_SB, "Al", "Sb", 0.0), (AL_SB, "LiAlSb", "Sb", 1.0), (AL_SB, "Al", "LiAlSb", None)]
@@ -252,7 +252,7 @@ def test_both_kink_methods_agree_and_fallback(monkeypatch):
 
 
 def test_plots_of_several_curves(tmp_path):
-    from analysis.reaction_plots import plot_reaction
+    from sseflow.analysis.reaction_plots import plot_reaction
 
     c = calc(AL_SB)
     same_pair = [c.react("Al", "Sb")] + [c.react("Al", "Sb", potential=v) for v in (0.0, 3.0)]

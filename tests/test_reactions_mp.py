@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from analysis.formula import parse_formula
-from analysis.reactions import ReactionCalculator, pymatgen_reaction
+from sseflow.analysis.formula import parse_formula
+from sseflow.analysis.reactions import ReactionCalculator, pymatgen_reaction
 
 from conftest import run_cli
 

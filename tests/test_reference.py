@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from analysis.errors import InputError
-from analysis.reference import ReferenceSet, load_reference
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.reference import ReferenceSet, load_reference
 
 
 def write(tmp_path, name, text):

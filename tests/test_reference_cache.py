@@ -91,7 +91,7 @@ def test_inconsistent_cache_is_rebuilt(tables, tmp_path, monkeypatch):
     """A cache whose arrays do not fit together (one energy missing) is not used."""
     import numpy as np
 
-    from analysis.reference import load_reference
+    from sseflow.analysis.reference import load_reference
 
     a, _ = tables
     monkeypatch.setenv("SSEFLOW_CACHE_DIR", str(tmp_path / "cache"))

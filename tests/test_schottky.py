@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
-from analysis.schottky import (
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.schottky import (
     GAP_WARNING,
     band_edges,
     bulk_like_layers,

@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("gpaw")
 
-from workflows.interfaces.matching import load_structure  # noqa: E402
-from workflows.interfaces.relax import (  # noqa: E402
+from sseflow.workflows.interfaces.matching import load_structure  # noqa: E402
+from sseflow.workflows.interfaces.relax import (  # noqa: E402
     ElectronicStructure,
     bulk_reference,
     electronic_structure,
@@ -81,8 +81,8 @@ def test_gpaw_path_on_a_toy_cell(tmp_path):
 @pytest.mark.skipif(os.environ.get("SSEFLOW_SLOW") != "1",
                     reason="33-atom GPAW interface, 3-5 min serial: set SSEFLOW_SLOW=1 to run")
 def test_lif_li_interface_barriers():
-    from workflows.interfaces.build import build_interface
-    from workflows.interfaces.matching import find_candidates
+    from sseflow.workflows.interfaces.build import build_interface
+    from sseflow.workflows.interfaces.matching import find_candidates
 
     cands = find_candidates("LiF", "Li", max_atoms=40, max_area=40, electrolyte_thickness=7.0,
                             electrode_thickness=5.0, max_strain=0.06, electrolyte_millers=[(1, 0, 0)],
@@ -104,7 +104,7 @@ def test_lif_li_interface_barriers():
 
 
 def test_tight_binding_is_refused_for_barriers():
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     with pytest.raises(InputError, match="not credible"):
         electronic_structure(toy_li_lif(), "tblite")
@@ -120,7 +120,7 @@ def test_cli_schottky_on_a_build_folder_then_reanalysed(tmp_path, monkeypatch, c
 
     from ase.io import write
 
-    from workflows.cli.main import main
+    from sseflow.workflows.cli.main import main
 
     for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
         monkeypatch.delenv(var, raising=False)
@@ -167,13 +167,13 @@ def test_cli_schottky_on_a_build_folder_then_reanalysed(tmp_path, monkeypatch, c
         L2 = out2["schottky"]["layer_dos"]
         assert L2["gap"] >= L["gap"] - 1e-9
         assert out2["schottky"]["potential_lineup"]["barrier_p"] == pytest.approx(P["barrier_p"], abs=1e-9)
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.store.hooks import open_store
 
         with open_store(cfg) as st:
             docs = st.find("schottky", {"electrolyte": "LiF"})
         assert sorted(x["method"] for x in docs) == ["layer-resolved DOS", "potential line-up"]
         assert {round(x["barrier_p_eV"], 6) for x in docs} == {round(L["barrier_p"], 6), round(P["barrier_p"], 6)}
     finally:
-        from workflows.store import client as store_client
+        from sseflow.workflows.store import client as store_client
 
         store_client.close_all()

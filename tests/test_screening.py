@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from analysis.errors import InputError
-from analysis.reference import ReferenceSet
-from analysis.screening import DEFAULT_CANDIDATES, format_screening, screen
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.screening import DEFAULT_CANDIDATES, format_screening, screen
 
 from conftest import run_cli
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from analysis.reactions import ReactionCalculator
-from analysis.screening import screen
+from sseflow.analysis.reactions import ReactionCalculator
+from sseflow.analysis.screening import screen
 
 from conftest import run_cli
 

@@ -146,7 +146,7 @@ def _setup(tmp_path: Path) -> dict:
 
 
 def _sseflow(env, *args, cwd):
-    return subprocess.run([sys.executable, "-m", "workflows.cli.main", *map(str, args)], env=env, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *map(str, args)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 

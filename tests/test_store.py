@@ -12,17 +12,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 from conftest import drop_database, uri_with_db
-from workflows.store import client as store_client
-from workflows.store.documents import (
+from sseflow.workflows.store import client as store_client
+from sseflow.workflows.store.documents import (
     EntryDocument,
     ReactionDocument,
     TaskDocument,
     WindowDocument,
     content_hash,
 )
-from workflows.store.hooks import load_rows, load_window_rows, open_store, store_results
+from sseflow.workflows.store.hooks import load_rows, load_window_rows, open_store, store_results
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
@@ -56,7 +56,7 @@ def backend(request, isolated):
 
 
 def window_row(formula: str, red: float, ox: float, **kw) -> dict:
-    from analysis.formula import chemsys, parse_formula
+    from sseflow.analysis.formula import chemsys, parse_formula
 
     row = {
         "formula": formula,
@@ -149,7 +149,7 @@ def test_task_and_entry_documents():
     assert t3.key != t.key
     json.dumps(t.model_dump(mode="json"))
 
-    from analysis.entries import Entry
+    from sseflow.analysis.entries import Entry
 
     e = Entry(name="Li2S", composition={"Li": 2, "S": 1}, energy_per_atom=-1.45, entry_id="mp.csv:row 12")
     ed = EntryDocument.from_entry(e, reference="mp.csv", reference_hash="ref-aaaa", row=12)

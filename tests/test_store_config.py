@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workflows.store import client as store_client
-from workflows.store.config import ConfigError, StoreError, load_config, redact_uri
+from sseflow.workflows.store import client as store_client
+from sseflow.workflows.store.config import ConfigError, StoreError, load_config, redact_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 

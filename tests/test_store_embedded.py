@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from workflows.store import client as store_client
-from workflows.store.config import StoreLockedError
+from sseflow.workflows.store import client as store_client
+from sseflow.workflows.store.config import StoreLockedError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def test_second_process_fails_at_once_with_the_lock_holder(env):
     spec = f"embedded:{env / 'store.json'}"
     store_client.connect(spec)
     t0 = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "workflows.cli.main", "db", "status", "--config", spec],
+    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "status", "--config", spec],
                        cwd=env, env=child_env(env), capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - t0
     assert r.returncode == 2, r.stderr
@@ -84,7 +84,7 @@ def test_second_process_fails_at_once_with_the_lock_holder(env):
     # in-process, a second handle on the same file is the same client, never a second lock
     assert store_client.connect(spec) is store_client.connect(f"embedded:{env}/./store.json")
     store_client.close_all()  # released: the next process gets it
-    r = subprocess.run([sys.executable, "-m", "workflows.cli.main", "db", "status", "--config", spec],
+    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "status", "--config", spec],
                        cwd=env, env=child_env(env), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert "embedded" in r.stdout
@@ -94,7 +94,7 @@ def test_lock_error_class_in_process(env):
     spec = f"embedded:{env / 'store.json'}"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import sys, time
-        from workflows.store import client
+        from sseflow.workflows.store import client
         client.connect(sys.argv[1]); print("held", flush=True); time.sleep(30)
         """), spec], cwd=env, env=child_env(env), stdout=subprocess.PIPE, text=True)
     try:
@@ -109,7 +109,7 @@ def test_lock_error_class_in_process(env):
 
 WRITER = """
 import os, sys, time
-from workflows.store import client
+from sseflow.workflows.store import client
 h = client.connect(sys.argv[1])
 stall_at = int(sys.argv[2]) if len(sys.argv) > 2 else -1
 db = h.db
@@ -197,7 +197,7 @@ def test_normal_exit_writes_and_hard_exit_keeps_the_last_flush(env):
     spec = f"embedded:{env / 'store.json'}"
     code = """
         import os, sys
-        from workflows.store import client
+        from sseflow.workflows.store import client
         db = client.connect(sys.argv[1]).db
         db.windows.insert_one({"formula": "Li3PS4"})
         client.flush_all()
@@ -219,7 +219,7 @@ def test_a_second_in_memory_copy_never_overwrites_the_shared_one(env):
     spec = f"embedded:{env / 'store.json'}"
     r = run_py("""
         import sys
-        from workflows.store import client
+        from sseflow.workflows.store import client
         db = client.connect(sys.argv[1]).db
         import mongomock_persistence
         stray = mongomock_persistence.MongoClient()  # loads its own copy, as a second LaunchPad would
@@ -239,7 +239,7 @@ def test_launchpad_when_fireworks_was_imported_first_and_plain_fireworks_reads_t
         import fireworks.core.launchpad as lpm
         assert lpm.MongoClient is pymongo.MongoClient  # imported before the store was configured
         from fireworks import Firework, ScriptTask
-        from workflows.store import get_launchpad, open_store
+        from sseflow.workflows.store import get_launchpad, open_store
         lp = get_launchpad(sys.argv[1])
         lp.add_wf(Firework(ScriptTask.from_str("echo hi"), name="probe"))
         with open_store(sys.argv[1]) as store:
@@ -258,7 +258,7 @@ def test_launchpad_when_fireworks_was_imported_first_and_plain_fireworks_reads_t
 
 
 def test_corrupt_store_file_is_a_store_error(env):
-    from workflows.store.config import StoreError
+    from sseflow.workflows.store.config import StoreError
 
     path = env / "store.json"
     path.write_text('{"sseflow": {"windows": ')
@@ -279,11 +279,11 @@ def test_rows_stored_by_one_process_are_read_by_the_next(env):
             for i, f in enumerate(["Li3PS4", "Li6PS5Cl", "Li10GeP2S12", "Li7La3Zr2O12", "LiF"])]
     r = run_py("""
         import json, sys
-        from workflows.store import store_results
+        from sseflow.workflows.store import store_results
         print(store_results("window", json.loads(sys.argv[1]), {"reference_hash": "h", "exclude": []}))
     """, env, json.dumps(rows))  # default store: $SSEFLOW_HOME/store.json
     assert r.returncode == 0 and r.stdout.strip() == "5", r.stderr
-    from workflows.store import load_window_rows
+    from sseflow.workflows.store import load_window_rows
 
     assert load_window_rows() == rows
     assert [x["formula"] for x in load_window_rows(["LiF", "Li3PS4"])] == ["LiF", "Li3PS4"]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from workflows.store import client as store_client
-from workflows.store.config import StoreError, StoreLockedError
-from workflows.store.hooks import store_results
+from sseflow.workflows.store import client as store_client
+from sseflow.workflows.store.config import StoreError, StoreLockedError
+from sseflow.workflows.store.hooks import store_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def child_env(tmp_path, **extra: str) -> dict:
 
 def cli(tmp_path, *args: str, prefix: tuple[str, ...] = (), stdin: str | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "workflows.cli.main", *args], cwd=tmp_path,
+    return subprocess.run([*prefix, sys.executable, "-m", "sseflow.workflows.cli.main", *args], cwd=tmp_path,
                           env=child_env(tmp_path), capture_output=True, text=True, input=stdin, timeout=timeout)
 
 
@@ -105,7 +105,7 @@ def export_file(path: Path, formulas: list[str], start: int = 0) -> Path:
 
 HOLDER = """
 import sys
-from workflows.store import client
+from sseflow.workflows.store import client
 h = client.connect(sys.argv[1])
 h.db.windows.insert_one({"formula": "held"})
 client.flush_all()
@@ -193,7 +193,7 @@ def test_a_second_writer_let_in_by_a_deleted_lock_file_is_not_overwritten(env):
     spec = f"embedded:{path}"
     store_results("window", ROWS[:1], INPUTS, config=spec)
     store_client.close_all()
-    first = subprocess.Popen([sys.executable, "-m", "workflows.cli.main", "db", "import", "-", "--config", spec],
+    first = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "import", "-", "--config", spec],
                              cwd=env, env=child_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
@@ -223,9 +223,9 @@ order, action = sys.argv[1], sys.argv[2]
 if order == "fireworks-first":
     from fireworks import LaunchPad
     lp = LaunchPad(name="sseflow")
-    import workflows.store
+    import sseflow.workflows.store
 else:
-    import workflows.store
+    import sseflow.workflows.store
     from fireworks import LaunchPad
     lp = LaunchPad(name="sseflow")
 print(len(lp.get_wf_ids()), flush=True)
@@ -379,7 +379,7 @@ def test_query_and_status_read_the_saved_state_while_a_run_holds_the_store(env):
 def test_import_of_thousands_of_documents_is_one_save_and_linear(env, capsys, monkeypatch):
     import mongomock.collection
 
-    from workflows.cli.main import main
+    from sseflow.workflows.cli.main import main
 
     n = 3000
     dump = export_file(env / "dump.jsonl", [f"Li{i}S" for i in range(n)])

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula
-from workflows.structures import library
-from workflows.structures.library import get_structure, list_phases, phases
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula
+from sseflow.workflows.structures import library
+from sseflow.workflows.structures.library import get_structure, list_phases, phases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,7 +138,7 @@ def _sseflow(*args, env_home=None):
            if k not in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE")}
     if env_home:
         env["SSEFLOW_HOME"] = str(env_home)
-    return subprocess.run([sys.executable, "-m", "workflows.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *args], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=600)
 
 
@@ -205,8 +205,8 @@ def test_cli_relax_cif_with_emt(tmp_path):
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("chgnet") is None, reason="chgnet not installed")
 def test_validate_phase_reports_every_check():
-    """workflows.structures.validate: the structural checks and a CHGNet formation energy (single points)."""
-    from workflows.structures.validate import default_reference_csv, validate_phase
+    """sseflow.workflows.structures.validate: the structural checks and a CHGNet formation energy (single points)."""
+    from sseflow.workflows.structures.validate import default_reference_csv, validate_phase
 
     ref = default_reference_csv()
     r = validate_phase("Li15Si4", relax=False, reference_csv=ref if ref.is_file() else None)

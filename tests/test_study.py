@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.study import StudyError, load_study, parse_study
+from sseflow.workflows.study import StudyError, load_study, parse_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "templates" / "studies").glob("*.yaml"))
@@ -90,7 +90,7 @@ def test_invalid_studies(tmp_path, text, expected):
 
 def test_unavailable_switches_are_reported_not_stubbed(tmp_path):
     text = "name: s1\nelectrolytes: [Li3PS4]\ncompute:\n  interfaces: true\n"
-    if importlib.util.find_spec("workflows.interfaces.relax") is not None:
+    if importlib.util.find_spec("sseflow.workflows.interfaces.relax") is not None:
         pytest.skip("interfaces are available in this version")
     errs = errors_of(text, tmp_path)
     assert any("study.yaml:4: compute.interfaces is not available in this version" in e for e in errs), errs

@@ -1,4 +1,4 @@
-from analysis.tables import format_table, window_rows
+from sseflow.analysis.tables import format_table, window_rows
 
 ROWS = [
     {"formula": "Li3PS4", "reduction_V": 1.7207, "oxidation_V": 2.3632, "reduction_products": ["Li2S", "P"],

@@ -1,14 +1,14 @@
-"""Entries at temperature (analysis.thermo, workflows.temperature): pure arrays and hand-made entries."""
+"""Entries at temperature (sseflow.analysis.thermo, sseflow.workflows.temperature): pure arrays and hand-made entries."""
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from analysis.entries import Entry
-from analysis.errors import InputError
-from analysis.formula import parse_formula
-from analysis.hull import PhaseSpace
-from analysis.reference import ReferenceSet
-from analysis.thermo import (
+from sseflow.analysis.entries import Entry
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula
+from sseflow.analysis.hull import PhaseSpace
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.thermo import (
     GASES,
     J_MOL_K_PER_EV_K,
     KB,
@@ -23,7 +23,7 @@ from analysis.thermo import (
     gas_entropy,
     gas_free_energy,
 )
-from analysis.window import WindowCalculator
+from sseflow.analysis.window import WindowCalculator
 
 T = np.arange(0.0, 1501.0, 10.0)
 
@@ -197,7 +197,7 @@ def test_table_range_and_zero_point_option():
     assert next(e for e in e0 if e.name == "Li2S").energy_per_atom == pytest.approx(-1.5 + zpe)
 
 
-# ----------------------------------------------------------------------------- glue: workflows.temperature
+# ----------------------------------------------------------------------------- glue: sseflow.workflows.temperature
 
 def _doc(formula, theta, flagged=False, energy=None):
     return {"formula": formula, "reduced_formula": formula, "calculator": "chgnet", "key": f"phonon:{formula}",
@@ -206,7 +206,7 @@ def _doc(formula, theta, flagged=False, energy=None):
 
 
 def test_reference_at_temperature_shifts_window_and_reports():
-    from workflows.temperature import chgnet_reference, reference_at_temperature, windows_at_temperatures
+    from sseflow.workflows.temperature import chgnet_reference, reference_at_temperature, windows_at_temperatures
 
     rs = ReferenceSet.from_entries([("Li2S", -1.5607), ("Li3P", -0.6976), ("Li3PS4", -1.2657), ("P2S5", -0.6359),
                                     ("Li7P3S11", -1.1759)])
@@ -237,7 +237,7 @@ def test_reference_at_temperature_shifts_window_and_reports():
 
 
 def test_parse_temperatures_and_references_for():
-    from workflows.temperature import parse_temperatures, references_for
+    from sseflow.workflows.temperature import parse_temperatures, references_for
 
     assert parse_temperatures("static, 0,300K,600") == [None, 0.0, 300.0, 600.0]
     with pytest.raises(InputError):

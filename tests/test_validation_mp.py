@@ -6,9 +6,9 @@ import csv
 
 import pytest
 
-from analysis.crosscheck import pymatgen_window
-from analysis.formula import parse_formula
-from analysis.window import WindowCalculator
+from sseflow.analysis.crosscheck import pymatgen_window
+from sseflow.analysis.formula import parse_formula
+from sseflow.analysis.window import WindowCalculator
 
 from conftest import LIT_CSV
 

@@ -7,9 +7,9 @@ mu_Li + mu_S = -1.8 give mu_Li = -1.2; LiS|S: mu_S = 0 gives mu_Li = -1.8.
 import numpy as np
 import pytest
 
-from analysis.crosscheck import pymatgen_window
-from analysis.reference import ReferenceSet
-from analysis.window import WindowCalculator
+from sseflow.analysis.crosscheck import pymatgen_window
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.window import WindowCalculator
 
 BASE = [("Li", 0.0), ("S", 0.0), ("Li2S", -1.0), ("LiS", -0.9)]
 

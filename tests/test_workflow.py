@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from bson import json_util
 
-from workflows.cli.main import main
-from workflows.store import client as store_client
+from sseflow.workflows.cli.main import main
+from sseflow.workflows.store import client as store_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +164,7 @@ def test_fizzled_firework_error_and_rerun(home, tmp_path, capsys):
     rc, out, err = sseflow(capsys, "submit", study)
     wf = out.strip()
     # a preset broken after submission (submit itself refuses an unknown optimizer): the run fails
-    from workflows.store import get_launchpad
+    from sseflow.workflows.store import get_launchpad
 
     lp = get_launchpad()
     relax_id = lp.fireworks.find_one({"name": {"$regex": "^relax"}})["fw_id"]
@@ -176,7 +176,7 @@ def test_fizzled_firework_error_and_rerun(home, tmp_path, capsys):
     rc, out, err = sseflow(capsys, "status", wf, "--json")
     (w,) = json.loads(out)
     relax = next(fw for fw in w["fireworks"] if fw["name"].startswith("relax"))
-    assert relax["state"] == "FIZZLED" and relax["error"] == "analysis.errors.InputError: unknown ASE optimizer " \
+    assert relax["state"] == "FIZZLED" and relax["error"] == "sseflow.analysis.errors.InputError: unknown ASE optimizer " \
                                                              "'NoSuchOptimizer'"
     rc, out, err = sseflow(capsys, "status", wf)
     assert "unknown ASE optimizer" in out
@@ -226,7 +226,7 @@ def test_killed_worker_is_lost_and_resumes_from_last_geometry(home, tmp_path, ca
     rc, out, err = sseflow(capsys, "submit", study)
     wf = out.strip()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     launches = home / "launches"
     deadline = time.monotonic() + 120
@@ -263,7 +263,7 @@ def test_killed_worker_is_lost_and_resumes_from_last_geometry(home, tmp_path, ca
 def test_interface_firework(home, tmp_path, capsys):
     """compute.interfaces: one interface Firework per electrolyte | anode (matching and building
     here; relaxation and Schottky barriers are the interface module's own tests)."""
-    pytest.importorskip("workflows.interfaces.relax")
+    pytest.importorskip("sseflow.workflows.interfaces.relax")
     (tmp_path / "if.yaml").write_text("""name: lif_interface
 electrolytes: [LiF]
 anodes: [Li]

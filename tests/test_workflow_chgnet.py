@@ -10,8 +10,8 @@ import json
 import pytest
 from bson import json_util
 
-from workflows.cli.main import main
-from workflows.store import client as store_client
+from sseflow.workflows.cli.main import main
+from sseflow.workflows.store import client as store_client
 
 pytest.importorskip("chgnet", reason="CHGNet is not installed (pip install chgnet==0.4.2)")
 

@@ -1,2 +1,2 @@
 """Everything that builds, runs and stores: CLI, config, structures, calculators, Firetasks, store."""
-__version__ = "0.1.0"
+from sseflow import __version__  # noqa: F401  (one version: the installed distribution's)

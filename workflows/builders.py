@@ -1,6 +1,6 @@
 """Study -> FireWorks ``Workflow``.
 
-:func:`build_workflow` makes, for a validated :class:`workflows.study.Study`:
+:func:`build_workflow` makes, for a validated :class:`sseflow.workflows.study.Study`:
 
 * one **relax** Firework per phase (+ one **static** Firework when ``calculators.static`` is
   set), *left out* when the results store already holds a completed task computing the same
@@ -16,7 +16,7 @@
 * one **report** Firework that writes the tables and figures into the study's output folder.
 
 Phases: with ``phases.auto`` every phase of the structure library in each needed chemical
-system (``workflows.structures.library.list_phases``), plus ``phases.include``, the
+system (``sseflow.workflows.structures.library.list_phases``), plus ``phases.include``, the
 electrolytes, anodes and interlayers themselves (when a structure exists for them), minus
 ``phases.skip``.
 """
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import InputError
-from analysis.formula import parse_formula
-from workflows.study import PhaseSpec, Study, StudyError
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula
+from sseflow.workflows.study import PhaseSpec, Study, StudyError
 
 __all__ = ["Phase", "Plan", "plan_study", "build_workflow"]
 
@@ -110,7 +110,7 @@ def plan_study(study: Study, store=None) -> Plan:
 
 
 def _library_phases(systems: list[str]) -> list[str]:
-    from workflows.structures.library import list_phases
+    from sseflow.workflows.structures.library import list_phases
 
     names: list[str] = []
     for s in systems:
@@ -121,7 +121,7 @@ def _library_phases(systems: list[str]) -> list[str]:
 
 
 def _phases(study: Study, systems: list[str], notes: list[str]) -> list[Phase]:
-    from workflows.structures.library import entry_for, get_structure
+    from sseflow.workflows.structures.library import entry_for, get_structure
 
     prim = study.phases.primitive
     skip_names = set(study.phases.skip)
@@ -179,7 +179,7 @@ def _phases(study: Study, systems: list[str], notes: list[str]) -> list[Phase]:
 
 
 def _reduced(formula: str) -> str:
-    from analysis.formula import reduced_formula_of
+    from sseflow.analysis.formula import reduced_formula_of
 
     return reduced_formula_of(formula)
 
@@ -198,7 +198,7 @@ def _check_elements(plan: Plan, study: Study) -> None:
 
 
 def _mark_stored(study: Study, plan: Plan, store) -> None:
-    from workflows.firetasks import expected_parameters, find_task
+    from sseflow.workflows.firetasks import expected_parameters, find_task
 
     relax = study.calculators.relax
     static = study.calculators.static
@@ -250,7 +250,7 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
     """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe."""
     from fireworks import Firework, Workflow
 
-    from workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask, SchottkyTask,
+    from sseflow.workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask, SchottkyTask,
                                      ScreeningTask, StaticTask, ThermoTask, pair_label)
 
     plan = plan_study(study, store)

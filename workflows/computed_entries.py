@@ -1,6 +1,6 @@
 """sseflow's own calculations as thermodynamic entries.
 
-Relaxed total energies of one backend become :class:`analysis.entries.Entry` objects with
+Relaxed total energies of one backend become :class:`sseflow.analysis.entries.Entry` objects with
 formation energies per atom referenced to the *same backend's* elemental phases (the lowest
 energy per atom among that backend's elemental results), so
 ``ReferenceSet.from_entries(entries_from_results(...))`` builds phase diagrams from
@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from analysis.entries import Entry
-from analysis.errors import InputError
-from analysis.formula import formula_string
+from sseflow.analysis.entries import Entry
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import formula_string
 
 # Schemes whose formation energies live on the same scale.
 _FAMILIES = {
@@ -47,7 +47,7 @@ def _composition(r) -> dict[str, float]:
 
 def _backend_info(backend) -> tuple[str, str]:
     if isinstance(backend, str):
-        from workflows.calculators.registry import BACKENDS, backend_class
+        from sseflow.workflows.calculators.registry import BACKENDS, backend_class
 
         if backend.lower() not in BACKENDS:
             raise InputError(f"unknown calculator '{backend}' (choose from {', '.join(BACKENDS)})")
@@ -98,7 +98,7 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         formula = formula_string(comp)
         fp = _field(r, "fingerprint")
         if fp is None and not isinstance(r, dict):
-            from workflows.dedupe import fingerprint
+            from sseflow.workflows.dedupe import fingerprint
 
             fp = fingerprint(r.structure)
         eid = str(_field(r, "task_id") or _field(r, "key") or f"{name}:{fp or formula}")  # key: a stored TaskDocument

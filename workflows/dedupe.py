@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 # Parameters that say how or where a calculation runs, not what it computes.
 EXECUTION_KEYS = frozenset({

@@ -30,10 +30,11 @@ from typing import Any, Iterable
 
 from fireworks import FiretaskBase, FWAction, explicit_serialize
 
-from analysis.errors import InputError
-from workflows import fireworks_ping
+from sseflow.analysis.errors import InputError
+from sseflow.workflows import fireworks_ping, fw_names
 
 fireworks_ping.install()  # every Rocket that loads these Firetasks: no spurious last ping
+fw_names.register()  # and workflows stored under the old module names still load
 
 __all__ = [
     "RelaxTask", "StaticTask", "ThermoTask", "ReactionTask", "ScreeningTask", "InterfaceTask", "PhononTask",
@@ -46,7 +47,7 @@ __all__ = [
 GPA_PER_EV_A3 = 160.21766208
 TRAJECTORY = "relax.traj"
 
-# set by the sseflow runner (workflows.cli.flow) while it drives Rockets: it flushes after each one
+# set by the sseflow runner (sseflow.workflows.cli.flow) while it drives Rockets: it flushes after each one
 RUNNER_FLUSHES = False
 
 
@@ -123,12 +124,12 @@ def task_store(fw_spec: dict | None = None, launchpad=None):
     Rocket's found on the call stack. Outside a Rocket (a Firetask called directly), the
     configured store (``fw_env['sseflow_db']``, else SSEFLOW_DB, config files, embedded).
     """
-    from workflows.store.client import connect
-    from workflows.store.results import ResultsStore
+    from sseflow.workflows.store.client import connect
+    from sseflow.workflows.store.results import ResultsStore
 
     lp = launchpad or _rocket_launchpad()
     if lp is not None:
-        from workflows.store.client import handle_for_launchpad
+        from sseflow.workflows.store.client import handle_for_launchpad
 
         return ResultsStore(handle_for_launchpad(lp))
     cfg = (fw_spec or {}).get("_fw_env", {}).get("sseflow_db") if fw_spec else None
@@ -142,7 +143,7 @@ def end_of_firework(store=None) -> None:
     if store is not None:
         store.flush()
     else:
-        from workflows.store import flush_all
+        from sseflow.workflows.store import flush_all
 
         flush_all()
 
@@ -151,9 +152,9 @@ def end_of_firework(store=None) -> None:
 
 def expected_parameters(calculator: str, preset: dict | None, task_type: str = "relax", relax_cell: bool = True) -> dict:
     """The physics parameters a task of this calculator and preset records (dedupe key)."""
-    from workflows.calculators.base import deep_merge, load_preset
-    from workflows.calculators.registry import backend_class
-    from workflows.dedupe import physics_parameters
+    from sseflow.workflows.calculators.base import deep_merge, load_preset
+    from sseflow.workflows.calculators.registry import backend_class
+    from sseflow.workflows.dedupe import physics_parameters
 
     cls = backend_class(calculator)
     params = deep_merge(load_preset(cls.name, getattr(cls, "defaults", {})), preset or {})
@@ -164,7 +165,7 @@ def expected_parameters(calculator: str, preset: dict | None, task_type: str = "
 
 def find_task(store, structure, calculator: str, task_type: str, parameters: dict) -> dict | None:
     """A completed stored task computing the same thing (StructureMatcher + physics parameters)."""
-    from workflows.dedupe import find_existing
+    from sseflow.workflows.dedupe import find_existing
 
     cands = store.find("tasks", {"formula": structure.composition.reduced_formula, "calculator": calculator,
                                  "task_type": task_type, "status": "completed"})
@@ -193,8 +194,8 @@ def _checkpoint(path: Path):
 
 
 def _task_document(result, input_structure, label: str, fw_spec: dict, extra: dict | None = None):
-    from workflows.dedupe import physics_parameters
-    from workflows.store.documents import TaskDocument
+    from sseflow.workflows.dedupe import physics_parameters
+    from sseflow.workflows.store.documents import TaskDocument
 
     import numpy as np
 
@@ -231,7 +232,7 @@ def relax_phase(structure: dict, label: str, calculator: str, preset: dict | Non
     document instead of adding one. A calculation that fails is stored as failed and raises
     (the Firework FIZZLES with that error).
     """
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     store = store or task_store(fw_spec)
     s = _structure(structure)
@@ -262,7 +263,7 @@ def static_phase(relax_key: str, label: str, calculator: str, preset: dict | Non
     """Single point on a stored relaxed structure (or reuse a stored one); returns (task key, reused)."""
     from pymatgen.core import Structure
 
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     store = store or task_store(fw_spec)
     relaxed = store.get("task", relax_key)
@@ -286,7 +287,7 @@ def static_phase(relax_key: str, label: str, calculator: str, preset: dict | Non
 # =========================================================================== reference sets
 
 def _entries_from_docs(docs: Iterable[dict]):
-    from analysis.entries import Entry
+    from sseflow.analysis.entries import Entry
 
     out = []
     for d in docs:
@@ -297,14 +298,14 @@ def _entries_from_docs(docs: Iterable[dict]):
 
 
 def _file_reference(ref: dict):
-    from analysis.reference import load_reference
+    from sseflow.analysis.reference import load_reference
 
     return load_reference(ref["file"], energy_column=ref.get("energy_column"))
 
 
 def reference_for(ref: dict, info: dict, store):
     """The reference set a thermodynamics Firework built (``info``: its ``reference_sets`` entry)."""
-    from analysis.reference import ReferenceSet
+    from sseflow.analysis.reference import ReferenceSet
 
     if info["source"] == "file":
         rs = _file_reference(ref)
@@ -325,7 +326,7 @@ def reference_for(ref: dict, info: dict, store):
 
 
 def _merge_file_entries(computed, ref: dict, chemsys: str):
-    from workflows.computed_entries import merge_entries
+    from sseflow.workflows.computed_entries import merge_entries
 
     file_rs = _file_reference(ref)
     theirs = file_rs.entries_in(chemsys.split("-"))
@@ -342,9 +343,9 @@ def _reference_label(ref: dict, calculator: str) -> str:
 
 def build_reference(chemsys: str, ref: dict, calculator: str, task_ids: dict, store) -> tuple[Any, dict]:
     """(reference set, info) of one chemical system; computed entries are stored as EntryDocuments."""
-    from analysis.reference import ReferenceSet
-    from workflows.computed_entries import entries_from_results
-    from workflows.store.documents import EntryDocument
+    from sseflow.analysis.reference import ReferenceSet
+    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.workflows.store.documents import EntryDocument
 
     els = set(chemsys.split("-"))
     info: dict[str, Any] = {"chemsys": chemsys, "source": ref["source"], "reference": _reference_label(ref, calculator)}
@@ -381,8 +382,8 @@ def thermo_for_system(chemsys: str, ref: dict, calculator: str, task_ids: dict, 
 
     Returns (reference info for the children, {formula: window document key}).
     """
-    from analysis.window import WindowCalculator
-    from workflows.store.documents import Inputs, WindowDocument
+    from sseflow.analysis.window import WindowCalculator
+    from sseflow.workflows.store.documents import Inputs, WindowDocument
 
     store = store or task_store(fw_spec)
     rs, info = build_reference(chemsys, ref, calculator, task_ids, store)
@@ -402,8 +403,8 @@ def thermo_for_system(chemsys: str, ref: dict, calculator: str, task_ids: dict, 
 
 
 def _windows_at_temperatures(formulas, rs, temperatures, chemsys, calculator, base, store) -> dict[str, str]:
-    from workflows.store.documents import Inputs, WindowDocument
-    from workflows.temperature import load_phonon_docs, windows_at_temperatures
+    from sseflow.workflows.store.documents import Inputs, WindowDocument
+    from sseflow.workflows.temperature import load_phonon_docs, windows_at_temperatures
 
     docs = load_phonon_docs(chemsys, config=store.config, calculator=calculator)
     rows = windows_at_temperatures(formulas, rs, list(temperatures), docs, exclude=base["exclude"], profile=True)
@@ -426,8 +427,8 @@ def pair_label(a: str, b: str, potential: float | None = None) -> str:
 
 def reaction_results(electrolyte: str, partner: str, rs, exclude: list[str], potentials: list[float]):
     """The ReactionResults of one pair: chemical, then open to Li at each potential."""
-    from analysis.formula import parse_formula
-    from analysis.reactions import ReactionCalculator
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.reactions import ReactionCalculator
 
     rc = ReactionCalculator(rs, exclude)
     out = [rc.react(electrolyte, partner)]
@@ -441,7 +442,7 @@ def reaction_results(electrolyte: str, partner: str, rs, exclude: list[str], pot
 def react_pair(electrolyte: str, partner: str, chemsys: str, ref: dict, info: dict, potentials: list[float],
                fw_spec: dict, study: str | None = None, store=None) -> dict[str, str]:
     """Reaction curves of one electrolyte | partner pair, stored; {pair label: reaction document key}."""
-    from workflows.store.documents import Inputs, ReactionDocument
+    from sseflow.workflows.store.documents import Inputs, ReactionDocument
 
     store = store or task_store(fw_spec)
     rs = reference_for(ref, info, store)
@@ -460,8 +461,8 @@ def react_pair(electrolyte: str, partner: str, chemsys: str, ref: dict, info: di
 def screen_pair(electrolyte: str, anode: str, candidates: list[str], ref: dict, info: dict, fw_spec: dict,
                 study: str | None = None, store=None) -> list[str]:
     """Interlayer screening of one electrolyte | anode pair, stored; the screening document keys."""
-    from analysis.screening import screen
-    from workflows.store.documents import Inputs, ScreeningDocument
+    from sseflow.analysis.screening import screen
+    from sseflow.workflows.store.documents import Inputs, ScreeningDocument
 
     store = store or task_store(fw_spec)
     rs = reference_for(ref, info, store)
@@ -475,8 +476,8 @@ def screen_pair(electrolyte: str, anode: str, candidates: list[str], ref: dict, 
 def phonons_of_phase(structure: dict, label: str, calculator: str, preset: dict | None, settings: dict | None,
                      temperatures: list[float], fw_spec: dict, store=None) -> str:
     """Harmonic phonons of one phase (reused when stored); the phonon document key."""
-    from workflows.calculators import get_calculator
-    from workflows.phonons import phonons_for
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.phonons import phonons_for
 
     store = store or task_store(fw_spec)
     store.flush()
@@ -494,8 +495,8 @@ def interface_pair(electrolyte: str, electrode: str, settings: dict, calculator:
     Interface document whose structure carries the side/layer tags. Returns its key."""
     from ase.io import write
 
-    from workflows.calculators import get_calculator
-    from workflows.interfaces.stages import find_and_build, store_interface
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.interfaces.stages import find_and_build, store_interface
 
     store = store or task_store(fw_spec)
     st = dict(settings)
@@ -508,7 +509,7 @@ def interface_pair(electrolyte: str, electrode: str, settings: dict, calculator:
     wd = work_dir(fw_spec, "interface")
     relaxation = None
     if st.get("relax", True):
-        from workflows.interfaces.relax import relax_interface
+        from sseflow.workflows.interfaces.relax import relax_interface
 
         relaxation = relax_interface(built, backend, fmax=st["fmax"], steps=st["steps"],
                                      trajectory=str(wd / "interface.traj"))
@@ -524,7 +525,7 @@ def interface_schottky(interface_key: str, electronic: dict, settings: dict, fw_
     """Schottky barriers of a stored interface (its own Firework, so DFT can go to other workers):
     the electronic static of the cell and of the bulk electrolyte on ``electronic["name"]``
     (gpaw, qe, vasp), both barrier methods, one Schottky document per method. Returns the keys."""
-    from workflows.interfaces.stages import electronic_stage, from_document, schottky_documents
+    from sseflow.workflows.interfaces.stages import electronic_stage, from_document, schottky_documents
 
     store = store or task_store(fw_spec)
     src = from_document(store, interface_key, settings.get("schottky_cell", "auto"))
@@ -636,8 +637,8 @@ def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict,
     """Tables (md, csv, tex) and figures (windows PNG, one reaction PNG per pair) in ``output``."""
     import json
 
-    from analysis.tables import format_table, window_rows
-    from workflows.store.documents import ReactionDocument, WindowDocument
+    from sseflow.analysis.tables import format_table, window_rows
+    from sseflow.workflows.store.documents import ReactionDocument, WindowDocument
 
     store = store or task_store(fw_spec)
     out = Path(output)
@@ -663,7 +664,7 @@ def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict,
         rows = window_rows(windows)
         for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
             write(f"windows.{ext}", format_table(rows, fmt))
-        from analysis.plots import plot_windows
+        from sseflow.analysis.plots import plot_windows
 
         plot_windows(rows, out / "windows.png")
         written.append("windows.png")
@@ -684,8 +685,8 @@ def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict,
             write(f"reactions.{ext}", reaction_table(reactions, fmt))
         written += _reaction_figures(reactions, reference_sets, ref, store, out)
     if screening_ids:
-        from analysis.reaction_plots import plot_screening
-        from analysis.screening import format_screening
+        from sseflow.analysis.reaction_plots import plot_screening
+        from sseflow.analysis.screening import format_screening
 
         rows = [store.get("screening", k)["row"] for k in screening_ids]
         groups: dict[tuple, list] = {}
@@ -721,8 +722,8 @@ def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict,
 def _reaction_figures(reactions: list[dict], reference_sets: dict, ref: dict, store, out: Path) -> list[str]:
     """One figure per electrolyte | partner pair (all its potentials), from the curves recomputed
     on the stored reference set (a few LPs; the figure needs the full curve objects)."""
-    from analysis.formula import parse_formula
-    from analysis.reaction_plots import plot_reaction
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.reaction_plots import plot_reaction
 
     pairs: dict[tuple, list] = {}
     for r in reactions:

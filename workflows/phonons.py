@@ -2,10 +2,10 @@
 
 One job per phase::
 
-    from workflows.phonons import compute_phonons
+    from sseflow.workflows.phonons import compute_phonons
     res = compute_phonons(structure, "chgnet")          # relax (symmetry kept), displace, forces, phonopy
     res.free_energy_at([300, 600])                       # eV/atom, zero-point energy included
-    doc = res.to_document()                              # workflows.store.documents.PhononDocument
+    doc = res.to_document()                              # sseflow.workflows.store.documents.PhononDocument
 
 What it does, in order:
 
@@ -34,13 +34,13 @@ What it does, in order:
    (weighted by the q-point multiplicity) except the acoustic modes at and next to Gamma (the
    three lowest branches within ``acoustic_q_cut`` = 0.06 1/Å, where a finite supercell and
    force noise make them dip below zero; a note reports how far); the most negative counted
-   frequency is reported. A phase with any is ``flagged`` and ``workflows.temperature`` does not
+   frequency is reported. A phase with any is ``flagged`` and ``sseflow.workflows.temperature`` does not
    use it unless asked to.
 
 Imaginary modes are left out of F, S and Cv (phonopy's rule), which is one more reason a flagged
 phase must not enter a hull silently.
 
-Results are stored as :class:`workflows.store.documents.PhononDocument` (extra fields: DOS,
+Results are stored as :class:`sseflow.workflows.store.documents.PhononDocument` (extra fields: DOS,
 Cv, Gamma frequencies, the relaxed structure and its energy, timings) and reused by dedupe:
 :func:`phonons_for` looks for a stored document with the same calculator, the same physics
 parameters and a matching structure (StructureMatcher, as for tasks) before computing.
@@ -56,9 +56,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from workflows.calculators.base import jsonable as _jsonable
+from sseflow.workflows.calculators.base import jsonable as _jsonable
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 EV_PER_KJMOL = 1.0 / 96.48533212331002  # 1 kJ/mol in eV (per particle)
 THZ_TO_CM1 = 33.35640951981521
@@ -222,7 +222,7 @@ class PhononResult:
     # ---------------------------------------------------------------- documents
     def to_document(self, inputs: dict | None = None):
         """A :class:`PhononDocument` (extra fields carry what the schema does not name)."""
-        from workflows.store.documents import Inputs, PhononDocument, structure_fingerprint
+        from sseflow.workflows.store.documents import Inputs, PhononDocument, structure_fingerprint
 
         doc = PhononDocument(
             formula=self.formula,
@@ -349,7 +349,7 @@ def _as_matrix(sc) -> list[list[int]]:
 def _backend(calculator):
     if hasattr(calculator, "ase_calculator"):
         return calculator
-    from workflows.calculators import get_calculator
+    from sseflow.workflows.calculators import get_calculator
 
     return get_calculator(calculator or "chgnet")
 
@@ -357,11 +357,11 @@ def _backend(calculator):
 def _calc_parameters(backend) -> dict:
     """The backend's physics parameters; for a backend *name* read from its preset without loading
     the model (so a store lookup does not pay for CHGNet's start-up)."""
-    from workflows.dedupe import physics_parameters
+    from sseflow.workflows.dedupe import physics_parameters
 
     if isinstance(backend, str) or backend is None:
-        from workflows.calculators.base import load_preset
-        from workflows.calculators.registry import backend_class
+        from sseflow.workflows.calculators.base import load_preset
+        from sseflow.workflows.calculators.registry import backend_class
 
         cls = backend_class(backend or "chgnet")
         raw = load_preset(cls.name, cls.defaults)
@@ -472,7 +472,7 @@ def compute_phonons(structure, calculator="chgnet", settings: PhononSettings | d
     """Relax (symmetry kept) and compute harmonic phonons of one structure.
 
     ``structure``: pymatgen Structure, ASE Atoms or a structure file. ``calculator``: a backend
-    name or a ready :class:`workflows.calculators.Backend`. ``temperatures`` are added to the
+    name or a ready :class:`sseflow.workflows.calculators.Backend`. ``temperatures`` are added to the
     regular grid (0 to ``settings.t_max`` in ``settings.t_step``). ``keep_phonopy`` keeps the
     Phonopy object (force constants, for band structures or mode analysis) on ``result.phonopy``.
     """
@@ -480,7 +480,7 @@ def compute_phonons(structure, calculator="chgnet", settings: PhononSettings | d
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
-    from workflows.calculators.base import to_atoms, to_structure
+    from sseflow.workflows.calculators.base import to_atoms, to_structure
 
     if isinstance(settings, dict):
         settings = PhononSettings(**settings)
@@ -651,8 +651,8 @@ def compute_phonons(structure, calculator="chgnet", settings: PhononSettings | d
 def find_stored(structure, calculator, settings: PhononSettings | None, store) -> PhononResult | None:
     """A stored phonon document computing the same thing (same calculator and physics
     parameters, StructureMatcher-equal input or relaxed structure), or None."""
-    from workflows.dedupe import find_existing
-    from workflows.calculators.base import to_atoms, to_structure
+    from sseflow.workflows.dedupe import find_existing
+    from sseflow.workflows.calculators.base import to_atoms, to_structure
 
     settings = settings or PhononSettings()
     s = to_structure(to_atoms(structure))
@@ -684,7 +684,7 @@ def phonons_for(structure, calculator="chgnet", settings: PhononSettings | dict 
     settings = settings or PhononSettings()
     use_db = store or config is not None
     if use_db and reuse:
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.store.hooks import open_store
 
         with open_store(config) as st:
             hit = find_stored(structure, calculator, settings, st)
@@ -700,7 +700,7 @@ def phonons_for(structure, calculator="chgnet", settings: PhononSettings | dict 
 
 def store_phonons(results: Sequence[PhononResult], config=None) -> int:
     """Store results as PhononDocuments (upsert by natural key); returns the number written."""
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     docs = [r.to_document() for r in results]
     with open_store(config) as st:
@@ -729,14 +729,14 @@ def _fallback_library() -> dict[str, Path]:
 
 
 def library_structure(name: str):
-    """A pymatgen Structure for a library name or formula: :mod:`workflows.structures.library`
+    """A pymatgen Structure for a library name or formula: :mod:`sseflow.workflows.structures.library`
     when it can answer, else the CIFs in ``workflows/data/structures``; Li falls back to bcc
     (a = 3.44 Å) built by ASE."""
     from pymatgen.core import Composition, Structure
 
     first_error: Exception | None = None
     try:
-        from workflows.structures.library import get_structure  # type: ignore
+        from sseflow.workflows.structures.library import get_structure  # type: ignore
 
         return get_structure(name)
     except (ImportError, InputError) as exc:
@@ -752,7 +752,7 @@ def library_structure(name: str):
         if path is None and red == "Li":
             from ase.build import bulk
 
-            from workflows.calculators.base import to_structure
+            from sseflow.workflows.calculators.base import to_structure
 
             return to_structure(bulk("Li", "bcc", a=3.44, cubic=True))
     if path is None:
@@ -768,7 +768,7 @@ def library_phases(chemsys: str) -> list[str]:
     """Library names (``Li3PS4-gamma``) of the phases whose elements lie in ``chemsys`` (``Li-P-S``)."""
     els = {e.strip() for e in chemsys.split("-") if e.strip()}
     try:
-        from workflows.structures.library import list_phases  # type: ignore
+        from sseflow.workflows.structures.library import list_phases  # type: ignore
 
         return list(list_phases(chemsys))
     except (ImportError, InputError):
@@ -794,7 +794,7 @@ def resolve_targets(spec: str) -> list[tuple[str, Any]]:
     every library phase in it), or a library name / formula (``Li3PS4-gamma``, ``Li2S``)."""
     from pymatgen.core import Structure
 
-    from analysis.elements import ATOMIC_NUMBER
+    from sseflow.analysis.elements import ATOMIC_NUMBER
 
     p = Path(spec)
     if p.is_file():

@@ -2,7 +2,7 @@
 
 A study names the electrolytes, the anodes (Li, Si, Li-Si alloys) and candidate interlayers,
 the calculator (and preset) of each stage, where the reference energies come from, what to
-compute and how the Fireworks are queued. ``workflows.builders.build_workflow`` turns it into
+compute and how the Fireworks are queued. ``sseflow.workflows.builders.build_workflow`` turns it into
 a FireWorks ``Workflow``. See ``docs/workflows.md`` for the reference of every key.
 
 Loading is safe (``yaml.SafeLoader``), bounded (at most 1 MB, 1000 aliases and 100,000 values
@@ -11,7 +11,7 @@ key, a duplicate key or a bad value is reported with the file and line it is on:
 
     templates/studies/mine.yaml:14: unknown key 'calculater' in compute (did you mean 'calculators'?)
 
-and raises :class:`StudyError` (an :class:`analysis.errors.InputError`: the CLI prints it as
+and raises :class:`StudyError` (an :class:`sseflow.analysis.errors.InputError`: the CLI prints it as
 one line and exits with status 2).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 __all__ = ["StudyError", "Study", "PhaseSpec", "CalculatorSpec", "ReferenceSpec", "ComputeSpec", "QueueSpec",
            "PhasesSpec", "InterfaceSettings", "load_study", "parse_study", "STRUCTURE_SUFFIXES"]
@@ -218,7 +218,7 @@ def _looks_like_file(text: str) -> bool:
 
 
 def _check_formula(text: str) -> str:
-    from analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula
 
     parse_formula(text)
     return text
@@ -258,12 +258,12 @@ class PhaseSpec(_Strict):
         if self.formula:
             _check_formula(self.formula)
         if self.library:
-            from analysis.formula import parse_formula
+            from sseflow.analysis.formula import parse_formula
 
             try:
                 parse_formula(self.library)
             except InputError:  # not a formula: must be a library name or alias
-                from workflows.structures.library import entry_for
+                from sseflow.workflows.structures.library import entry_for
 
                 entry_for(self.library)
         if self.name is not None:
@@ -296,22 +296,22 @@ class PhaseSpec(_Strict):
         if self.formula:
             return self.formula
         if self.cif:
-            from workflows.structures.library import read_structure
+            from sseflow.workflows.structures.library import read_structure
 
             return read_structure(self.path()).composition.reduced_formula
-        from analysis.formula import parse_formula
+        from sseflow.analysis.formula import parse_formula
 
         try:
             parse_formula(self.library)
             return self.library
         except InputError:
-            from workflows.structures.library import entry_for
+            from sseflow.workflows.structures.library import entry_for
 
             return entry_for(self.library)["formula"]
 
     def structure(self, primitive: bool = True):
         """The pymatgen Structure (library phase or file); InputError when there is none."""
-        from workflows.structures.library import get_structure, read_structure
+        from sseflow.workflows.structures.library import get_structure, read_structure
 
         if self.cif:
             s = read_structure(self.path())
@@ -335,7 +335,7 @@ class CalculatorSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from workflows.calculators.registry import BACKENDS
+        from sseflow.workflows.calculators.registry import BACKENDS
 
         key = v.strip().lower()
         if key not in BACKENDS:
@@ -369,14 +369,14 @@ class CalculatorSpec(_Strict):
 
     def parameters(self) -> dict:
         """The backend's preset (templates/calculators/NAME.yaml and built-in defaults) with this preset over it."""
-        from workflows.calculators.base import deep_merge, load_preset
-        from workflows.calculators.registry import backend_class
+        from sseflow.workflows.calculators.base import deep_merge, load_preset
+        from sseflow.workflows.calculators.registry import backend_class
 
         cls = backend_class(self.name)
         return deep_merge(load_preset(self.name, getattr(cls, "defaults", {})), self.preset_dict())
 
     def correction_scheme(self) -> str:
-        from workflows.calculators.registry import backend_class
+        from sseflow.workflows.calculators.registry import backend_class
 
         return str(getattr(backend_class(self.name), "correction_scheme", "none"))
 
@@ -522,8 +522,8 @@ class QueueSpec(_Strict):
 
 
 def _anode(v: str) -> str:
-    from analysis.anodes import anode_formula
-    from analysis.formula import parse_formula
+    from sseflow.analysis.anodes import anode_formula
+    from sseflow.analysis.formula import parse_formula
 
     f = anode_formula(str(v))
     if not set(parse_formula(f)) <= ANODE_ELEMENTS:
@@ -576,7 +576,7 @@ class Study(_Strict):
         if not (c.windows or c.reactions or c.screening or c.interfaces or c.phonons):
             raise ValueError("nothing to compute: switch on windows, reactions, screening, interfaces or phonons")
         if self.reference.source == "both":
-            from workflows.computed_entries import scheme_family
+            from sseflow.workflows.computed_entries import scheme_family
 
             calc = self.calculators.static or self.calculators.relax
             mine = scheme_family(calc.correction_scheme())
@@ -629,7 +629,7 @@ class Study(_Strict):
     def screening_candidates(self) -> list[str]:
         if self.interlayers:
             return [f for _, f in self.interlayer_formulas()]
-        from analysis.screening import DEFAULT_CANDIDATES
+        from sseflow.analysis.screening import DEFAULT_CANDIDATES
 
         return list(DEFAULT_CANDIDATES)
 
@@ -751,20 +751,20 @@ def _availability(study: Study, source: str, value_lines: dict, check_backends: 
         line = value_lines.get(("compute", key))
         return f"{source}:{line}" if line else source
 
-    if c.interfaces and missing("workflows.interfaces.relax"):
+    if c.interfaces and missing("sseflow.workflows.interfaces.relax"):
         errors.append(f"{where('interfaces')}: compute.interfaces is not available in this version "
-                      f"(the interface relaxation module workflows.interfaces.relax is not installed)")
-    if c.schottky and (missing("analysis.schottky") or missing("workflows.interfaces.relax")):
+                      f"(the interface relaxation module sseflow.workflows.interfaces.relax is not installed)")
+    if c.schottky and (missing("sseflow.analysis.schottky") or missing("sseflow.workflows.interfaces.relax")):
         errors.append(f"{where('schottky')}: compute.schottky is not available in this version "
-                      f"(it needs analysis.schottky and workflows.interfaces.relax)")
+                      f"(it needs sseflow.analysis.schottky and sseflow.workflows.interfaces.relax)")
     elif c.schottky and check_backends:
         electronic = study.calculators.electronic
         if electronic is not None and electronic.name == "gpaw" and missing("gpaw"):
             errors.append(f"{where('schottky')}: compute.schottky with calculators.electronic gpaw needs GPAW, "
                           f"which is not installed (see docs/install_backends.md; or use vasp or qe)")
-    if c.phonons and (missing("workflows.phonons") or missing("phonopy")):
+    if c.phonons and (missing("sseflow.workflows.phonons") or missing("phonopy")):
         errors.append(f"{where('phonons')}: compute.phonons is not available in this version "
-                      f"(workflows.phonons or phonopy is not installed)")
+                      f"(sseflow.workflows.phonons or phonopy is not installed)")
     return errors
 
 
@@ -843,8 +843,8 @@ def check_before_submit(study: Study) -> None:
 
     Raises :class:`StudyError` listing every problem.
     """
-    from workflows.calculators.base import check_parameters, check_values
-    from workflows.structures.validate import check_min_distance
+    from sseflow.workflows.calculators.base import check_parameters, check_values
+    from sseflow.workflows.structures.validate import check_min_distance
 
     source = str(study.source) if study.source is not None else "<study>"
     errors: list[str] = []
@@ -864,7 +864,7 @@ def check_before_submit(study: Study) -> None:
             continue
         seen.add(str(ph.path()))
         try:
-            from workflows.structures.library import read_structure
+            from sseflow.workflows.structures.library import read_structure
 
             check_min_distance(read_structure(ph.path()), where=f"{source}: {ph.path()}")
         except InputError as exc:

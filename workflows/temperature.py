@@ -1,15 +1,15 @@
 """Temperature-dependent reference sets from stored phonon documents.
 
-The glue between :mod:`workflows.phonons` (phonon documents in the store) and the 0 K
-analysis (:class:`analysis.window.WindowCalculator`, :class:`analysis.reactions.ReactionCalculator`):
+The glue between :mod:`sseflow.workflows.phonons` (phonon documents in the store) and the 0 K
+analysis (:class:`sseflow.analysis.window.WindowCalculator`, :class:`sseflow.analysis.reactions.ReactionCalculator`):
 
-    from workflows.temperature import load_phonon_docs, reference_at_temperature
+    from sseflow.workflows.temperature import load_phonon_docs, reference_at_temperature
     docs = load_phonon_docs("Li-P-S", config)                     # stored PhononDocuments (dicts)
     rs_T = reference_at_temperature(rs, 300.0, docs, elements=["Li", "P", "S"])
     WindowCalculator(rs_T, exclude).window("Li3PS4")
 
 ``rs_T`` holds the entries of the chemical system with formation *free* energies at T
-(analysis.thermo, equation (1)); its ``notes`` say which phases had no phonons (kept at 0 K),
+(sseflow.analysis.thermo, equation (1)); its ``notes`` say which phases had no phonons (kept at 0 K),
 which were flagged for imaginary modes, and which elements used the ideal gas;
 ``rs_T.thermo_report`` has the same as lists. ``rs_T.content_hash`` differs per temperature,
 so stored windows at different T never collide.
@@ -19,9 +19,9 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterable, Mapping, Sequence
 
-from analysis.errors import InputError
-from analysis.reference import ReferenceSet
-from analysis.thermo import (
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.thermo import (
     GAS_ELEMENTS,
     FreeEnergyTable,
     ThermoReport,
@@ -32,7 +32,7 @@ from analysis.thermo import (
 
 def _elements_of(chemsys: str | Iterable[str]) -> list[str]:
     if isinstance(chemsys, str):
-        from workflows.store.results import normalise_chemsys
+        from sseflow.workflows.store.results import normalise_chemsys
 
         return normalise_chemsys(chemsys).split("-")
     return sorted(set(chemsys))
@@ -44,7 +44,7 @@ def load_phonon_docs(chemsys: str | Iterable[str], config: Any = None, calculato
 
     ``calculator``: keep only documents of this backend (case-insensitive); ``None`` keeps all.
     Newest first within one formula (so the first document of a formula is the latest).
-    ``store``: an open :class:`workflows.store.results.ResultsStore` (else ``open_store(config)``).
+    ``store``: an open :class:`sseflow.workflows.store.results.ResultsStore` (else ``open_store(config)``).
     """
     els = _elements_of(chemsys)
 
@@ -58,7 +58,7 @@ def load_phonon_docs(chemsys: str | Iterable[str], config: Any = None, calculato
     if store is not None:
         docs = query(store)
     else:
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.store.hooks import open_store
 
         with open_store(config) as st:
             docs = query(st)
@@ -113,7 +113,7 @@ def reference_at_temperature(reference: ReferenceSet, temperature: float | None,
     if elements is None:
         els: set[str] = set()
         for red in tables:
-            from analysis.formula import parse_formula
+            from sseflow.analysis.formula import parse_formula
 
             els |= set(parse_formula(red))
         if not els:
@@ -174,7 +174,7 @@ def references_for(reference: ReferenceSet, temperatures: Iterable[float | None]
     of the chemical system of ``formulas`` (plus ``open_element``) and the reference set at each
     temperature. Raises InputError when the store holds no phonons for that system (run
     ``sseflow phonons <chemsys> --store`` first)."""
-    from analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula
 
     els: set[str] = {open_element} if open_element else set()
     for f in formulas:
@@ -193,8 +193,8 @@ def windows_at_temperatures(formulas: Sequence[str], reference: ReferenceSet, te
                             **kw) -> list[dict]:
     """Window rows (``WindowResult.to_dict()`` plus ``temperature_K`` and the thermo notes), one per
     formula and temperature, formulas outer. ``None`` in ``temperatures`` is the static 0 K row."""
-    from analysis.formula import parse_formula
-    from analysis.window import WindowCalculator
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.window import WindowCalculator
 
     els: set[str] = {"Li"}
     for f in formulas:
@@ -219,8 +219,8 @@ def chgnet_reference(phonon_docs: Sequence, source: str = "phonon documents") ->
     """A reference set of the backend's own energies (``energy_per_atom`` of the relaxed cells in
     the phonon documents), as formation energies against its elemental documents: the
     "same calculator throughout" option."""
-    from analysis.entries import Entry
-    from analysis.formula import parse_formula
+    from sseflow.analysis.entries import Entry
+    from sseflow.analysis.formula import parse_formula
 
     items = []
     for d in phonon_docs:

@@ -2,7 +2,7 @@
 
 Backends: chgnet (default), sevennet, vasp, qe, gpaw, emt. See docs/backends.md.
 """
-from workflows.calculators.base import Backend, CalcResult, load_preset
-from workflows.calculators.registry import BACKENDS, available_calculators, get_calculator
+from sseflow.workflows.calculators.base import Backend, CalcResult, load_preset
+from sseflow.workflows.calculators.registry import BACKENDS, available_calculators, get_calculator
 
 __all__ = ["Backend", "CalcResult", "BACKENDS", "available_calculators", "get_calculator", "load_preset"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 # ------------------------------------------------------------------ presets
 
@@ -26,14 +26,16 @@ TEMPLATE_DIR_ENV = "SSEFLOW_TEMPLATES"
 
 
 def template_dir() -> Path:
-    """Folder holding the calculator presets (``<repo>/templates/calculators``).
+    """Folder holding the calculator presets (``calculators/`` of the ``sseflow.templates`` package).
 
     ``SSEFLOW_TEMPLATES`` points at another ``templates`` folder (a study's own).
     """
     env = os.environ.get(TEMPLATE_DIR_ENV)
     if env:
         return Path(env) / "calculators"
-    return Path(__file__).resolve().parents[2] / "templates" / "calculators"
+    from importlib.resources import files
+
+    return Path(str(files("sseflow.templates") / "calculators"))
 
 
 def load_preset(name: str, defaults: dict | None = None) -> dict:
@@ -105,7 +107,7 @@ def to_atoms(obj) -> "ase.Atoms":  # noqa: F821
             raise InputError(f"structure {obj.composition.reduced_formula} is disordered: order it first")
         return AseAtomsAdaptor.get_atoms(obj)
     if isinstance(obj, (str, os.PathLike)):
-        from workflows.structures.library import read_structure
+        from sseflow.workflows.structures.library import read_structure
 
         return to_atoms(read_structure(obj))
     raise InputError(f"cannot use {type(obj).__name__} as a structure")
@@ -167,8 +169,8 @@ class CalcResult:
         return "-".join(sorted({el.symbol for el in self.structure.composition.elements}))
 
     def task_document(self) -> dict:
-        """Plain-JSON task document; field names match ``workflows.store.documents.TaskDocument``."""
-        from workflows.dedupe import fingerprint
+        """Plain-JSON task document; field names match ``sseflow.workflows.store.documents.TaskDocument``."""
+        from sseflow.workflows.dedupe import fingerprint
 
         return {
             "formula": self.formula,
@@ -192,15 +194,15 @@ class CalcResult:
 
 
     def to_store_document(self, input_structure=None):
-        """The results store's ``TaskDocument`` (workflows.store.documents) for this result.
+        """The results store's ``TaskDocument`` (sseflow.workflows.store.documents) for this result.
 
         The store's field names differ from :meth:`task_document`'s: stress in GPa as 3x3
         (``stress_GPa``), ``max_force_eV_A``, ``timings``, ``files`` as a name -> path map,
         ``output_structure``; the rest (correction scheme, steps, StructureMatcher fingerprint)
         ride along as extra fields.
         """
-        from workflows.dedupe import fingerprint
-        from workflows.store.documents import TaskDocument
+        from sseflow.workflows.dedupe import fingerprint
+        from sseflow.workflows.store.documents import TaskDocument
 
         start = input_structure if input_structure is not None else self.structure
         stress = np.asarray(self.stress, dtype=float) * 160.21766208  # eV/Å^3 -> GPa
@@ -297,7 +299,7 @@ def check_values(name: str, params: dict, where: str | None = None) -> None:
 
 def known_keys(name: str) -> set[str]:
     """Preset keys backend ``name`` understands: its defaults, its shipped preset, its extra keys."""
-    from workflows.calculators.registry import backend_class
+    from sseflow.workflows.calculators.registry import backend_class
 
     cls = backend_class(name)
     return set(cls.defaults) | set(load_preset(cls.name, {})) | set(cls.extra_keys) | {"fw_env"}
@@ -377,7 +379,7 @@ class Backend:
 
     # -- shared driver
     def _prepare(self, obj):
-        from workflows.structures.validate import check_min_distance
+        from sseflow.workflows.structures.validate import check_min_distance
 
         atoms = to_atoms(obj)
         if len(atoms) == 0:

@@ -7,8 +7,8 @@ MP2020-corrected data only.
 """
 from __future__ import annotations
 
-from analysis.errors import InputError
-from workflows.calculators.base import Backend
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import Backend
 
 CORRECTION_SCHEME = "MP2020-compatible (CHGNet trained on MPtrj)"
 

@@ -5,8 +5,8 @@ for solid electrolytes; entries carry ``correction_scheme = "none"``.
 """
 from __future__ import annotations
 
-from analysis.errors import InputError
-from workflows.calculators.base import Backend
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import Backend
 
 EMT_ELEMENTS = {"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from analysis.errors import InputError
-from workflows.calculators.base import Backend
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import Backend
 
 
 class GPAWBackend(Backend):

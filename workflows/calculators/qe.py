@@ -17,9 +17,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from analysis.elements import ATOMIC_NUMBER
-from analysis.errors import InputError
-from workflows.calculators.base import Backend, resolve_command
+from sseflow.analysis.elements import ATOMIC_NUMBER
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import Backend, resolve_command
 
 DEBIAN_PSEUDO_DIR = "/usr/share/espresso/pseudo"
 

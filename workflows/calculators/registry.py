@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import importlib
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 BACKENDS: dict[str, tuple[str, str, str]] = {
     # name: (module, class, one-line description)
-    "chgnet": ("workflows.calculators.chgnet", "CHGNetBackend", "CHGNet 0.3.0 universal potential (default, offline)"),
-    "sevennet": ("workflows.calculators.sevennet", "SevenNetBackend", "SevenNet-0 universal potential (optional extra)"),
-    "vasp": ("workflows.calculators.vasp", "VASPBackend", "VASP via pymatgen MP input sets, MP2020 corrections"),
-    "qe": ("workflows.calculators.qe", "QEBackend", "Quantum ESPRESSO pw.x via ASE"),
-    "gpaw": ("workflows.calculators.gpaw", "GPAWBackend", "GPAW plane-wave PBE via ASE"),
-    "emt": ("workflows.calculators.emt", "EMTBackend", "ASE EMT (workflow tests only)"),
+    "chgnet": ("sseflow.workflows.calculators.chgnet", "CHGNetBackend", "CHGNet 0.3.0 universal potential (default, offline)"),
+    "sevennet": ("sseflow.workflows.calculators.sevennet", "SevenNetBackend", "SevenNet-0 universal potential (optional extra)"),
+    "vasp": ("sseflow.workflows.calculators.vasp", "VASPBackend", "VASP via pymatgen MP input sets, MP2020 corrections"),
+    "qe": ("sseflow.workflows.calculators.qe", "QEBackend", "Quantum ESPRESSO pw.x via ASE"),
+    "gpaw": ("sseflow.workflows.calculators.gpaw", "GPAWBackend", "GPAW plane-wave PBE via ASE"),
+    "emt": ("sseflow.workflows.calculators.emt", "EMTBackend", "ASE EMT (workflow tests only)"),
 }
 
 DEFAULT = "chgnet"

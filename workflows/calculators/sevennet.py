@@ -5,8 +5,8 @@ MP2020-corrected scale; entries say so, but the two models are not mixed with ea
 """
 from __future__ import annotations
 
-from analysis.errors import InputError
-from workflows.calculators.base import Backend
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import Backend
 
 CORRECTION_SCHEME = "MP2020-compatible (SevenNet-0 trained on MPtrj)"
 
@@ -31,7 +31,7 @@ class SevenNetBackend(Backend):
         except ImportError:
             raise InputError("calculator 'sevennet' needs the optional extra: pip install sevenn==0.13.0 "
                              "(see docs/install_backends.md)") from None
-        from workflows.calculators.chgnet import set_torch_threads
+        from sseflow.workflows.calculators.chgnet import set_torch_threads
 
         set_torch_threads(self.parameters.get("torch_threads", 1))
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import InputError
-from workflows.calculators.base import (Backend, CalcResult, deep_merge, judge, resolve_command, to_atoms,
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.base import (Backend, CalcResult, deep_merge, judge, resolve_command, to_atoms,
                                         to_structure)
 
 CORRECTION_SCHEME = "MP2020"

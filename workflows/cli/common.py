@@ -26,8 +26,8 @@ def reference_options(f):
 
 def load(reference: str, energy_column: str | None, exclude: str):
     """Load the reference set, validate the excluded formulas, print its notes to stderr."""
-    from analysis.formula import parse_formula
-    from analysis.reference import load_reference
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.reference import load_reference
 
     excl = split_list(exclude)
     for f in excl:
@@ -39,7 +39,7 @@ def load(reference: str, energy_column: str | None, exclude: str):
 
 
 def validate_formulas(formulas) -> None:
-    from analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula
 
     for f in formulas:
         parse_formula(f)
@@ -97,7 +97,7 @@ def folder_problem(path) -> str | None:
 
 def check_output_folder(path, option: str) -> None:
     """InputError (one line naming ``path``) unless ``path`` is a folder that exists or can be made."""
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     problem = folder_problem(path)
     if problem:
@@ -110,7 +110,7 @@ def check_output_file(path, option: str, make_parent: bool = False) -> None:
     import os
     from pathlib import Path
 
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     p = Path(os.path.expanduser(str(path))).absolute()
     if p.is_dir():

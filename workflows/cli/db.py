@@ -38,8 +38,8 @@ def init_cmd(config, no_launchpad):
 
     Safe on an existing store: nothing is deleted.
     """
-    from workflows.store.client import get_launchpad
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.client import get_launchpad
+    from sseflow.workflows.store.hooks import open_store
 
     with open_store(config) as store:
         if not no_launchpad:
@@ -56,7 +56,7 @@ def init_cmd(config, no_launchpad):
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_cmd(config, as_json):
     """Where the store is and how many documents each collection holds (read-only)."""
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     with open_store(config, mode="read") as store:
         st = store.status()
@@ -88,7 +88,7 @@ def export_cmd(path, config, collections):
 
     Read-only: works on a store in a read-only folder or file system.
     """
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     with open_store(config, mode="read") as store:
         n = store.export_jsonl(path, collections or None)
@@ -105,8 +105,8 @@ def import_cmd(path, config):
 
     The whole file is checked before anything is written; the embedded store is saved once.
     """
-    from analysis.errors import InputError
-    from workflows.store.hooks import open_store
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.store.hooks import open_store
 
     if path != "-":
         import os

@@ -1,7 +1,7 @@
 """``sseflow submit | run | status | rerun | study``: study workflows on the FireWorks LaunchPad.
 
 These commands wrap FireWorks, they do not replace it: the LaunchPad is the results store's
-database (``workflows.store.get_launchpad``), so FireWorks' own ``lpad``, ``rlaunch`` and
+database (``sseflow.workflows.store.get_launchpad``), so FireWorks' own ``lpad``, ``rlaunch`` and
 ``qlaunch`` see the same Fireworks (docs/workflows.md says how they find the configuration).
 
 * ``submit STUDY.yaml``: validate, build (stored calculations are reused), add; prints the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE
+from sseflow.workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE
 
 FINAL = ("COMPLETED", "FIZZLED", "DEFUSED", "ARCHIVED")
 
@@ -49,8 +49,8 @@ def _err(msg: str) -> None:
 def _launchpad(config, wait: float = 0.0):
     """The LaunchPad on the store's database; with ``wait``, retry while another process holds the
     embedded store (a queued job started while the submitting command still held it)."""
-    from workflows.store import get_launchpad
-    from workflows.store.config import StoreLockedError
+    from sseflow.workflows.store import get_launchpad
+    from sseflow.workflows.store.config import StoreLockedError
 
     deadline = time.monotonic() + max(0.0, wait)
     while True:
@@ -63,8 +63,8 @@ def _launchpad(config, wait: float = 0.0):
 
 
 def _store(config):
-    from workflows.store.client import connect
-    from workflows.store.results import ResultsStore
+    from sseflow.workflows.store.client import connect
+    from sseflow.workflows.store.results import ResultsStore
 
     return ResultsStore(connect(config))
 
@@ -74,13 +74,13 @@ def _fworker(path: str | None):
     from fireworks import FWorker
     from fireworks.fw_config import FWORKER_LOC
 
-    from workflows.store.config import sseflow_home
+    from sseflow.workflows.store.config import sseflow_home
 
     for cand in (path, sseflow_home() / "my_fworker.yaml", FWORKER_LOC):
         if cand and Path(cand).is_file():
             return _read_fworker(Path(cand))
     if path:
-        from analysis.errors import InputError
+        from sseflow.analysis.errors import InputError
 
         raise InputError(f"FireWorker file not found: {path}")
     return FWorker(name=f"sseflow@{socket.gethostname()}")
@@ -91,7 +91,7 @@ def _read_fworker(path: Path):
     import yaml
     from fireworks import FWorker
 
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     try:
         d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -123,7 +123,7 @@ def _restrict(fworker, fw_ids: list[int] | None):
 
 
 def _wf_ids(lp, wf: int | None) -> list[int] | None:
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     if wf is None:
         return None
@@ -157,8 +157,18 @@ def error_line(lp, fw: dict) -> str | None:
     return None
 
 
+def _short_error(line: str | None) -> str:
+    """An error line for a table: the exception's class without its module path."""
+    if not line:
+        return ""
+    head, sep, rest = line.partition(": ")
+    if sep and "." in head and head.replace(".", "").replace("_", "").isalnum():
+        return f"{head.rsplit('.', 1)[1]}: {rest}"
+    return line
+
+
 def _home_launches() -> Path:
-    from workflows.store.config import sseflow_home
+    from sseflow.workflows.store.config import sseflow_home
 
     return sseflow_home() / "launches"
 
@@ -185,7 +195,7 @@ class Runner:
         self.errors_log = self.launch_root / "fizzled.log"
 
     def _flush(self) -> None:
-        from workflows.store import flush_all
+        from sseflow.workflows.store import flush_all
 
         t = time.monotonic()
         flush_all()
@@ -201,7 +211,7 @@ class Runner:
         from fireworks.core.rocket_launcher import launch_rocket
         from fireworks.utilities.fw_utilities import create_datestamp_dir, get_fw_logger
 
-        import workflows.firetasks as ft
+        import sseflow.workflows.firetasks as ft
 
         self.launch_root.mkdir(parents=True, exist_ok=True)
         rocket_mod.ROCKET_STREAM_LOGLEVEL = "CRITICAL"  # the progress bar reports instead
@@ -414,8 +424,8 @@ def _print_run(lp, res: dict, scope: list[int] | None) -> None:
 
 def submit_study(study_file: str, config: str | None = None, output: str | None = None, dry_run: bool = False):
     """(workflow id or None, Plan, Workflow): validate, build with dedupe against the store, add."""
-    from workflows.builders import build_workflow
-    from workflows.study import load_study
+    from sseflow.workflows.builders import build_workflow
+    from sseflow.workflows.study import load_study
 
     study = load_study(study_file)
     _check_submission(study, output)
@@ -429,11 +439,11 @@ def submit_study(study_file: str, config: str | None = None, output: str | None 
 
 def _check_submission(study, output: str | None) -> Path:
     """Checks before a study's Fireworks are added: its calculator presets and structure files
-    (:func:`workflows.study.check_before_submit`) and its report folder, which the last Firework
+    (:func:`sseflow.workflows.study.check_before_submit`) and its report folder, which the last Firework
     writes. Returns the report folder."""
-    from analysis.errors import InputError
-    from workflows.cli.common import folder_problem
-    from workflows.study import check_before_submit
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.cli.common import folder_problem
+    from sseflow.workflows.study import check_before_submit
 
     check_before_submit(study)
     out = Path(output).resolve() if output else study.output_dir()
@@ -446,7 +456,7 @@ def _check_submission(study, output: str | None) -> Path:
 
 def _check_launch_dir(launch_dir: str | None) -> None:
     if launch_dir:
-        from workflows.cli.common import check_output_folder
+        from sseflow.workflows.cli.common import check_output_folder
 
         check_output_folder(launch_dir, "--launch-dir")
 
@@ -496,7 +506,7 @@ def submit(study_file, output, dry_run, config):
 @config_option
 def run(max_fw, wf, fworker, launch_dir, wait, quiet, config):
     """Run READY Fireworks on this machine (FireWorks rapid-fire), with a progress bar."""
-    from workflows.store.client import connect
+    from sseflow.workflows.store.client import connect
 
     _check_launch_dir(launch_dir)
     lp = _launchpad(config, wait)
@@ -542,8 +552,8 @@ def status(wf, as_json, config):
 
     Read-only: on the embedded store, the last saved state, also while a run holds the store.
     """
-    from analysis.errors import InputError
-    from workflows.store.launchpad import get_launchpad
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.store.launchpad import get_launchpad
 
     lp = get_launchpad(config, mode="snapshot")
     rows = workflow_status(lp, wf)
@@ -576,7 +586,7 @@ def status(wf, as_json, config):
                 continue
             style = {"FIZZLED": "red", "RUNNING": "yellow", "COMPLETED": "green"}.get(fw["state"])
             ft.add_row(str(fw["fw_id"]), fw["name"], f"[{style}]{fw['state']}[/]" if style else fw["state"],
-                       fw.get("error") or "")
+                       _short_error(fw.get("error")))
         con.print(ft)
 
 
@@ -621,8 +631,8 @@ def rerun_fireworks(lp, fizzled: bool, lost: bool, wf: int | None = None, expira
 @config_option
 def rerun(fizzled, lost, wf, expiration, config):
     """Rerun fizzled or lost Fireworks (LaunchPad.rerun_fw, detect_lostruns)."""
-    from analysis.errors import InputError
-    from workflows.store.client import connect
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.store.client import connect
 
     if not (fizzled or lost):
         raise InputError("say what to rerun: --fizzled and/or --lost")
@@ -649,8 +659,8 @@ def _find_unfinished(lp, study) -> int | None:
 
 
 def print_report(output: Path) -> None:
-    from analysis.tables import format_table, window_rows
-    from workflows.firetasks import reaction_table
+    from sseflow.analysis.tables import format_table, window_rows
+    from sseflow.workflows.firetasks import reaction_table
 
     path = output / "report.json"
     if not path.is_file():
@@ -696,9 +706,9 @@ def print_report(output: Path) -> None:
 @config_option
 def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
     """Submit, run and report a study in one command (on this machine)."""
-    from workflows.builders import build_workflow
-    from workflows.study import load_study
-    from workflows.store.client import connect
+    from sseflow.workflows.builders import build_workflow
+    from sseflow.workflows.study import load_study
+    from sseflow.workflows.store.client import connect
 
     t0 = time.monotonic()
     st = load_study(study_file)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import click
 
-from analysis.errors import InputError
-from workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, echo_json
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, echo_json
 
 
 def _miller(value: str) -> tuple[int, int, int]:
@@ -78,7 +78,7 @@ def _settings(values) -> dict:
 
 def _check_outputs(out_dir, plot_prefix) -> None:
     """Output paths that cannot be written: one line now, not a traceback after the calculations."""
-    from workflows.cli.common import check_output_file, check_output_folder
+    from sseflow.workflows.cli.common import check_output_file, check_output_folder
 
     if out_dir:
         check_output_folder(out_dir, "--output")
@@ -88,14 +88,14 @@ def _check_outputs(out_dir, plot_prefix) -> None:
 
 def _check_overrides(electronic, overrides) -> None:
     """``--set`` keys the electronic backend does not know (a typo would silently do nothing)."""
-    from workflows.calculators.registry import BACKENDS
+    from sseflow.workflows.calculators.registry import BACKENDS
 
     if not overrides:
         return
     if not electronic:
         raise InputError("--set overrides the --electronic backend's preset: give --electronic too")
     if str(electronic).strip().lower() in BACKENDS:
-        from workflows.calculators.base import check_parameters
+        from sseflow.workflows.calculators.base import check_parameters
 
         check_parameters(str(electronic).strip().lower(), _settings(overrides), "--set")
 
@@ -228,9 +228,9 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
 
     ELECTROLYTE / ELECTRODE: a CIF/POSCAR path or a structure name (Li3PS4, Li, Si, LiF, ...).
     """
-    from workflows.calculators.chgnet import set_torch_threads
-    from workflows.interfaces.build import write_structure_files
-    from workflows.interfaces.stages import find_and_build, periods_of, store_interface
+    from sseflow.workflows.calculators.chgnet import set_torch_threads
+    from sseflow.workflows.interfaces.build import write_structure_files
+    from sseflow.workflows.interfaces.stages import find_and_build, periods_of, store_interface
 
     say = (lambda *a, **k: None) if as_json else click.echo
     _check_outputs(out_dir, plot_prefix)
@@ -255,7 +255,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     relaxation = None
     atoms = built.atoms
     if relax:
-        from workflows.interfaces.relax import relax_interface
+        from sseflow.workflows.interfaces.relax import relax_interface
 
         relaxation = relax_interface(built, calculator, fmax=fmax, steps=steps)
         summary["relaxation"] = relaxation.summary()
@@ -263,7 +263,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
         say(format_relax(summary["relaxation"]))
     run = None
     if electronic:
-        from workflows.interfaces.stages import choose_cell, electronic_stage
+        from sseflow.workflows.interfaces.stages import choose_cell, electronic_stage
 
         which, notes = choose_cell("auto", summary.get("relaxation"), relaxation is not None)
         for n in notes:
@@ -291,14 +291,14 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
         if run is not None:
             files += _save_electronic(d, run)
     if plot_prefix:
-        from analysis.interface_plots import plot_all
+        from sseflow.analysis.interface_plots import plot_all
 
         files += plot_all(plot_prefix, atoms=atoms, electronic=run.electronic if run else None,
                           schottky=run.report if run else None,
                           title=f"{cand.electrolyte_termination.label} | {cand.electrode_termination.label}")
     if store:
-        from workflows.interfaces.stages import schottky_documents
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.interfaces.stages import schottky_documents
+        from sseflow.workflows.store.hooks import open_store
 
         with open_store(config) as st:
             key = store_interface(st, summary, built, relaxation)
@@ -367,8 +367,8 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     seconds (--threshold/--tol); otherwise the electronic static of the relaxed (else built)
     cell and of the bulk electrolyte run with --electronic, and their files are kept.
     """
-    from workflows.interfaces.relax import ElectronicStructure
-    from workflows.interfaces.stages import electronic_stage, from_directory, from_document, reanalyse
+    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.stages import electronic_stage, from_directory, from_document, reanalyse
 
     say = (lambda *a, **k: None) if as_json else click.echo
     _check_outputs(out_dir, plot_prefix)
@@ -378,7 +378,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     elif Path(target).exists():
         raise InputError(f"{target}: not a folder (give an 'interface build -o' folder or a stored interface key)")
     else:
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.store.hooks import open_store
 
         with open_store(config) as st:
             src = from_document(st, target, cell)
@@ -391,7 +391,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     npz = d / "electronic.npz"
     files: list[str] = []
     if from_run:
-        from workflows.interfaces.stages import SchottkyRun, read_bulk, read_run, run_kind
+        from sseflow.workflows.interfaces.stages import SchottkyRun, read_bulk, read_run, run_kind
 
         es = read_run(from_run, src.atoms, src.periods)
         bulk = read_bulk(bulk_run) if bulk_run else None
@@ -418,7 +418,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
         rep = reanalyse(es, bulk, threshold=threshold, tol=tol)
         params = {"backend": es.calculator, "reanalysed": True, **{k: es.parameters.get(k) for k in ("ecut", "kpts")}}
         say(f"re-analysed {npz} ({es.calculator}; no new calculation)")
-        from workflows.interfaces.stages import SchottkyRun
+        from sseflow.workflows.interfaces.stages import SchottkyRun
 
         run = SchottkyRun(electronic=es, bulk=bulk, report=rep, parameters=params)
         p = d / "schottky.json"
@@ -433,7 +433,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     run.parameters["cell"] = src.cell
     say(format_schottky(run.report))
     if plot_prefix:
-        from analysis.interface_plots import plot_all
+        from sseflow.analysis.interface_plots import plot_all
 
         files += plot_all(plot_prefix, atoms=src.atoms, electronic=run.electronic, schottky=run.report,
                           title=src.label)
@@ -441,8 +441,8 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
            "interface_key": src.interface_key, "schottky": run.report, "bulk_reference": run.bulk,
            "parameters": run.parameters, "files": files}
     if store:
-        from workflows.interfaces.stages import schottky_documents
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.interfaces.stages import schottky_documents
+        from sseflow.workflows.store.hooks import open_store
 
         docs = schottky_documents(run.report, electrolyte=src.electrolyte, electrode=src.electrode,
                                   calculator=str(run.parameters.get("backend")),

@@ -1,8 +1,8 @@
 """The ``sseflow`` command: a click group whose subcommands are imported lazily.
 
-Each subcommand lives in its own module under :mod:`workflows.cli`; only the one
+Each subcommand lives in its own module under :mod:`sseflow.workflows.cli`; only the one
 that runs is imported, so ``sseflow window`` does not pay for pymatgen, FireWorks
-or matplotlib. Errors from bad input (:class:`analysis.errors.InputError`) become
+or matplotlib. Errors from bad input (:class:`sseflow.analysis.errors.InputError`) become
 one line on stderr and exit status 2.
 """
 from __future__ import annotations
@@ -15,21 +15,21 @@ import click
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "window": ("workflows.cli.window", "window", "Electrochemical stability windows of compositions."),
-    "table": ("workflows.cli.table", "table", "Stability-window table and figure for papers."),
-    "react": ("workflows.cli.react", "react", "Interfacial reaction energy of two compositions."),
-    "screen": ("workflows.cli.screen", "screen", "Rank interlayer candidates between electrolyte and anode."),
-    "db": ("workflows.cli.db", "db", "Results database: init, status, export, import."),
-    "query": ("workflows.cli.query", "query", "Query stored windows, reactions and tasks."),
-    "relax": ("workflows.cli.relax", "relax", "Relax a structure with a calculator backend."),
-    "phases": ("workflows.cli.phases", "phases", "Phases the library and the store hold for a chemical system."),
-    "phonons": ("workflows.cli.phonons", "phonons", "Phonon free energies with phonopy."),
-    "submit": ("workflows.cli.flow", "submit", "Add a study workflow to the LaunchPad."),
-    "run": ("workflows.cli.flow", "run", "Run Fireworks on this machine (rlaunch rapidfire)."),
-    "status": ("workflows.cli.flow", "status", "States of workflows and Fireworks."),
-    "rerun": ("workflows.cli.flow", "rerun", "Rerun fizzled or lost Fireworks."),
-    "study": ("workflows.cli.flow", "study", "Submit, run and report a study in one command."),
-    "interface": ("workflows.cli.interface", "interface", "Build and relax electrolyte/electrode interfaces; Schottky barriers."),
+    "window": ("sseflow.workflows.cli.window", "window", "Electrochemical stability windows of compositions."),
+    "table": ("sseflow.workflows.cli.table", "table", "Stability-window table and figure for papers."),
+    "react": ("sseflow.workflows.cli.react", "react", "Interfacial reaction energy of two compositions."),
+    "screen": ("sseflow.workflows.cli.screen", "screen", "Rank interlayer candidates between electrolyte and anode."),
+    "db": ("sseflow.workflows.cli.db", "db", "Results database: init, status, export, import."),
+    "query": ("sseflow.workflows.cli.query", "query", "Query stored windows, reactions and tasks."),
+    "relax": ("sseflow.workflows.cli.relax", "relax", "Relax a structure with a calculator backend."),
+    "phases": ("sseflow.workflows.cli.phases", "phases", "Phases the library and the store hold for a chemical system."),
+    "phonons": ("sseflow.workflows.cli.phonons", "phonons", "Phonon free energies with phonopy."),
+    "submit": ("sseflow.workflows.cli.flow", "submit", "Add a study workflow to the LaunchPad."),
+    "run": ("sseflow.workflows.cli.flow", "run", "Run Fireworks on this machine (rlaunch rapidfire)."),
+    "status": ("sseflow.workflows.cli.flow", "status", "States of workflows and Fireworks."),
+    "rerun": ("sseflow.workflows.cli.flow", "rerun", "Rerun fizzled or lost Fireworks."),
+    "study": ("sseflow.workflows.cli.flow", "study", "Submit, run and report a study in one command."),
+    "interface": ("sseflow.workflows.cli.interface", "interface", "Build and relax electrolyte/electrode interfaces; Schottky barriers."),
 }
 
 
@@ -78,7 +78,7 @@ def cli():
 
 
 def main(argv: list[str] | None = None) -> None:
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     try:
         try:
@@ -111,7 +111,7 @@ def _flush_store() -> None:
     When that fails (disk full, folder gone) the error is reported once: the store is let go
     of, so that nothing tries to write it again while the process exits.
     """
-    mod = sys.modules.get("workflows.store.client")
+    mod = sys.modules.get("sseflow.workflows.store.client")
     if mod is None:
         return
     try:

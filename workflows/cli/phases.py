@@ -14,7 +14,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def phases(chemsys, use_store, as_json):
     """Library phases and stored calculations whose elements lie in CHEMSYS (e.g. Li-P-S)."""
-    from workflows.structures.library import entry_for, list_phases, parse_chemsys
+    from sseflow.workflows.structures.library import entry_for, list_phases, parse_chemsys
 
     els = parse_chemsys(chemsys)
     rows = []
@@ -61,7 +61,7 @@ def phases(chemsys, use_store, as_json):
 def _stored_tasks(els: list[str]) -> tuple[list[dict], str | None]:
     """Tasks whose chemical system is a subsystem of ``els``; (rows, note when the store is unavailable)."""
     try:
-        from workflows.store.hooks import open_store
+        from sseflow.workflows.store.hooks import open_store
     except ImportError:
         return [], "results store not available"
     systems = ["-".join(c) for r in range(1, len(els) + 1) for c in itertools.combinations(els, r)]

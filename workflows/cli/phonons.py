@@ -5,7 +5,7 @@ import math
 
 import click
 
-from workflows.cli.common import POSITIVE, FiniteFloat, echo_json, split_list
+from sseflow.workflows.cli.common import POSITIVE, FiniteFloat, echo_json, split_list
 
 
 def _temperatures(text: str) -> list[float]:
@@ -84,11 +84,11 @@ def phonons(targets, calculator, temperatures, min_length, supercell, displaceme
     a phase with imaginary modes below -0.1 THz (away from the Gamma acoustic modes) is FLAGGED and
     not used by temperature-dependent windows.
     """
-    from workflows.phonons import PhononSettings, phonons_for, resolve_targets
+    from sseflow.workflows.phonons import PhononSettings, phonons_for, resolve_targets
 
     temps = _temperatures(temperatures)
     if plot:
-        from workflows.cli.common import check_output_file
+        from sseflow.workflows.cli.common import check_output_file
 
         check_output_file(plot, "--plot")
     sc = None
@@ -121,7 +121,7 @@ def phonons(targets, calculator, temperatures, min_length, supercell, displaceme
         click.echo(f"stored {sum(1 for r in results if not r.reused)} phonon document(s); "
                    f"reused {sum(1 for r in results if r.reused)}", err=True)
     if plot:
-        from analysis.thermo_plots import plot_phonons
+        from sseflow.analysis.thermo_plots import plot_phonons
 
         plot_phonons(results, plot)
         click.echo(f"wrote {plot}", err=True)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from workflows.cli.db import config_option
+from sseflow.workflows.cli.db import config_option
 
 
 @click.group("query")
@@ -76,7 +76,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 def _run(kind: str, title: str, columns: list[str], row_of: Callable[[dict], list[str]], config: str | None,
          formulas: tuple[str, ...], limit: int, as_json: bool, **criteria: Any) -> None:
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     criteria = {k: v for k, v in criteria.items() if v}
     # read-only: the last saved state, also while a run holds the embedded store (a note says so)

@@ -6,7 +6,7 @@ import math
 
 import click
 
-from workflows.cli.common import echo_json, load, reference_options, split_list
+from sseflow.workflows.cli.common import echo_json, load, reference_options, split_list
 
 # Electrochemical windows of real electrolytes span a few volts; beyond these bounds a number
 # is a typo (and would only push every phase into the Li reservoir or out of it).
@@ -15,8 +15,8 @@ MAX_TEMPERATURE_K = 1.0e4
 
 
 def _store(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None, options: dict) -> None:
-    """Like :func:`workflows.cli.window.store_rows`, with the options that change the result."""
-    from workflows.store.hooks import store_results
+    """Like :func:`sseflow.workflows.cli.window.store_rows`, with the options that change the result."""
+    from sseflow.workflows.store.hooks import store_results
 
     n = store_results(kind, rows, {"reference": reference, "reference_hash": rs.content_hash,
                                    "exclude": list(excl), "options": options}, config=config)
@@ -39,7 +39,7 @@ def _fmt_e(e: float) -> str:
 
 
 def format_reaction(r) -> str:
-    """Plain-text report of one :class:`analysis.reactions.ReactionResult`."""
+    """Plain-text report of one :class:`sseflow.analysis.reactions.ReactionResult`."""
     mode = ("chemical reaction, closed system" if r.potential_V is None
             else f"open to Li at {r.potential_V:g} V vs Li/Li+, energies per non-Li atom")
     unit = "meV/atom" if r.potential_V is None else "meV/non-Li atom"
@@ -114,10 +114,10 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
     Anodes: Li, Si or Li-Si alloys by formula (Li15Si4, LiSi ...). With --lithiation-path,
     A is reacted with each phase of the Li-Si series.
     """
-    from analysis.entries import check_energy
-    from analysis.errors import InputError
-    from analysis.formula import parse_formula
-    from analysis.plots import check_figure_path
+    from sseflow.analysis.entries import check_energy
+    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.plots import check_figure_path
 
     if energy_a is not None:
         energy_a = check_energy(energy_a, "--energy-a")
@@ -154,11 +154,11 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
     if plot:
         check_figure_path(plot)
 
-    from analysis.reactions import ReactionCalculator
+    from sseflow.analysis.reactions import ReactionCalculator
 
     rs, excl = load(reference, energy_column, exclude)
     if temperature is not None:
-        from workflows.temperature import references_for
+        from sseflow.workflows.temperature import references_for
 
         if temperature < 0:
             raise InputError(f"--temperature must be >= 0 K (got {temperature:g})")
@@ -177,7 +177,7 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
         options["temperature_K"] = temperature
 
     if lithiation_path:
-        from analysis.anodes import lithiation_series
+        from sseflow.analysis.anodes import lithiation_series
 
         phases = lithiation_series(rc.windows, series)
         results, rows = [], []
@@ -209,7 +209,7 @@ def react(reactant_a, reactant_b, reference, energy_column, exclude, potential, 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if plot:
-        from analysis.reaction_plots import plot_reaction
+        from sseflow.analysis.reaction_plots import plot_reaction
 
         plot_reaction(results if lithiation_path else results[0], plot)
         click.echo(f"wrote {plot}", err=True)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from workflows.cli.common import COUNT, POSITIVE
+from sseflow.workflows.cli.common import COUNT, POSITIVE
 
 
 @click.command("relax")
@@ -30,12 +30,12 @@ from workflows.cli.common import COUNT, POSITIVE
 def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive, directory, overrides, output,
           as_json, store):
     """Relax STRUCTURE (a CIF/POSCAR file, a library name or a formula) with a calculator backend."""
-    from analysis.errors import InputError
-    from workflows.calculators import get_calculator
-    from workflows.calculators.base import check_parameters
-    from workflows.cli.common import check_output_file, check_output_folder
-    from workflows.structures.library import get_structure
-    from workflows.structures.validate import check_min_distance
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.calculators.base import check_parameters
+    from sseflow.workflows.cli.common import check_output_file, check_output_folder
+    from sseflow.workflows.structures.library import get_structure
+    from sseflow.workflows.structures.validate import check_min_distance
 
     over = _parse_overrides(overrides)
     check_parameters(calculator, over, "--set")
@@ -80,7 +80,7 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
 def _parse_overrides(items) -> dict:
     import yaml
 
-    from analysis.errors import InputError
+    from sseflow.analysis.errors import InputError
 
     out = {}
     for item in items:
@@ -103,8 +103,8 @@ def _run_parameters(backend, fmax, steps, fixed_cell, static_only) -> dict:
 
 
 def _find_stored(structure, backend, fmax, steps, fixed_cell, static_only):
-    from workflows.dedupe import find_existing
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.dedupe import find_existing
+    from sseflow.workflows.store.hooks import open_store
 
     task_type = "static" if static_only else "relax"
     with open_store() as st:
@@ -139,7 +139,7 @@ def _doc_from_store(d: dict) -> dict:
 
 
 def _store(result, input_structure) -> str:
-    from workflows.store.hooks import open_store
+    from sseflow.workflows.store.hooks import open_store
 
     doc = result.to_store_document(input_structure)
     with open_store() as st:

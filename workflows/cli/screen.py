@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from workflows.cli.common import reference_options, load, split_list
+from sseflow.workflows.cli.common import reference_options, load, split_list
 
 
 @click.command()
@@ -32,11 +32,11 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     energy is >= -1 meV/atom. Reaction energies are chemical (closed system) and mutual
     (reactants at their hull energies).
     """
-    from analysis.anodes import anode_formula
-    from analysis.errors import InputError
-    from analysis.formula import parse_formula
-    from analysis.plots import check_figure_path
-    from analysis.screening import format_screening, screen as run_screen
+    from sseflow.analysis.anodes import anode_formula
+    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.plots import check_figure_path
+    from sseflow.analysis.screening import format_screening, screen as run_screen
 
     parse_formula(electrolyte)
     anode = anode_formula(anode)
@@ -51,7 +51,7 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     rs, excl = load(reference, energy_column, exclude)
     result = run_screen(electrolyte, anode, rs, cands, excl)
     if store:
-        from workflows.store.hooks import store_results
+        from sseflow.workflows.store.hooks import store_results
 
         n = store_results("screening", result.rows, {"reference": reference, "reference_hash": rs.content_hash,
                                                       "exclude": list(excl)}, config=config)
@@ -67,7 +67,7 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if plot:
-        from analysis.reaction_plots import plot_screening
+        from sseflow.analysis.reaction_plots import plot_screening
 
         plot_screening(result.rows, plot, electrolyte=electrolyte, anode=anode,
                        anode_potential_V=result.anode_potential_V)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from workflows.cli.common import split_list
+from sseflow.workflows.cli.common import split_list
 
 
 @click.command()
@@ -28,14 +28,14 @@ from workflows.cli.common import split_list
 def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt, output, plot, temperature,
           allow_imaginary, store, config):
     """Stability-window table (and figure) of FORMULAS, computed or read from the database."""
-    from analysis.errors import InputError
-    from analysis.plots import check_figure_path
-    from analysis.tables import format_table, window_rows
+    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.plots import check_figure_path
+    from sseflow.analysis.tables import format_table, window_rows
 
     if plot:
         check_figure_path(plot)
     if from_db:
-        from workflows.store.hooks import load_window_rows
+        from sseflow.workflows.store.hooks import load_window_rows
 
         wanted = list(formulas) + split_list(db_formulas)
         payloads = load_window_rows(wanted or None, config=config)
@@ -46,7 +46,7 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
             raise InputError("give formulas (or --from-db)")
         if not reference:
             raise InputError("--reference PATH is required unless --from-db is given")
-        from workflows.cli.window import compute_windows
+        from sseflow.workflows.cli.window import compute_windows
 
         rs, excl, payloads = compute_windows(formulas, reference, energy_column, exclude, profile=False,
                                              temperature=temperature, allow_imaginary=allow_imaginary,
@@ -59,12 +59,12 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
     else:
         click.echo(text, nl=False)
     if plot and any("temperature_K" in p for p in payloads):
-        from analysis.thermo_plots import plot_windows_vs_temperature
+        from sseflow.analysis.thermo_plots import plot_windows_vs_temperature
 
         plot_windows_vs_temperature(payloads, plot)
         click.echo(f"wrote {plot}", err=True)
     elif plot:
-        from analysis.plots import plot_windows
+        from sseflow.analysis.plots import plot_windows
 
         plot_windows(rows, plot)
         click.echo(f"wrote {plot}", err=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from workflows.cli.common import echo_json, load, reference_options, validate_formulas
+from sseflow.workflows.cli.common import echo_json, load, reference_options, validate_formulas
 
 
 def compute_windows(formulas, reference, energy_column, exclude, profile=True, temperature=None,
@@ -14,7 +14,7 @@ def compute_windows(formulas, reference, energy_column, exclude, profile=True, t
     stored phonon documents (vibrational free energies added to every phase); rows carry
     ``temperature_K`` (null for the static 0 K energies).
     """
-    from analysis.window import WindowCalculator
+    from sseflow.analysis.window import WindowCalculator
 
     validate_formulas(formulas)
     rs, excl = load(reference, energy_column, exclude)
@@ -24,7 +24,7 @@ def compute_windows(formulas, reference, energy_column, exclude, profile=True, t
         if store:
             store_rows("window", out, rs, excl, reference, config)
         return rs, excl, out
-    from workflows.temperature import parse_temperatures, references_for
+    from sseflow.workflows.temperature import parse_temperatures, references_for
 
     temps = parse_temperatures(temperature)
     refs = references_for(rs, temps, list(formulas), config=config, open_element="Li",
@@ -44,7 +44,7 @@ def compute_windows(formulas, reference, energy_column, exclude, profile=True, t
 
 def store_rows(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None,
                temperature: float | None = None, options: dict | None = None) -> None:
-    from workflows.store.hooks import store_results
+    from sseflow.workflows.store.hooks import store_results
 
     inputs = {"reference": reference, "reference_hash": rs.content_hash, "exclude": list(excl)}
     if temperature is not None:
@@ -72,7 +72,7 @@ def window(formulas, reference, energy_column, exclude, as_json, no_profile, tem
     Each window is exact (LPs over the chemical-potential polytope), with the reduction and
     oxidation reactions, E_hull, decomposition energies at 0 V and 5 V and the Li profile.
     """
-    from analysis.tables import format_table, window_rows
+    from sseflow.analysis.tables import format_table, window_rows
 
     rs, excl, rows = compute_windows(formulas, reference, energy_column, exclude, profile=not no_profile,
                                      temperature=temperature, allow_imaginary=allow_imaginary,

@@ -1,13 +1,13 @@
 """Electrolyte | electrode interface cells: lattice matching, building, relaxation, electronic structure.
 
-* :mod:`workflows.interfaces.matching` -- low-index surfaces, distinct terminations, ZSL lattice
+* :mod:`sseflow.workflows.interfaces.matching` -- low-index surfaces, distinct terminations, ZSL lattice
   matches under strain / area / atom-count limits, ranked (:func:`find_candidates`);
-* :mod:`workflows.interfaces.build` -- the chosen cell with a gap, a rigid-shift / distance scan
+* :mod:`sseflow.workflows.interfaces.build` -- the chosen cell with a gap, a rigid-shift / distance scan
   scored by quick single points, vacuum or periodic stacking, fixed layers, tags
   (:func:`build_interface`);
-* :mod:`workflows.interfaces.relax` -- relaxation (CHGNet by default), work of adhesion, contact
+* :mod:`sseflow.workflows.interfaces.relax` -- relaxation (CHGNet by default), work of adhesion, contact
   chemistry, and the electronic static (GPAW: layer DOS, electrostatic potential, Fermi level)
-  that :mod:`analysis.schottky` turns into Schottky barriers.
+  that :mod:`sseflow.analysis.schottky` turns into Schottky barriers.
 
 Heavy imports (pymatgen's surface code, torch, GPAW) happen inside the functions.
 """
@@ -18,15 +18,15 @@ __all__ = ["find_candidates", "build_interface", "relax_interface", "electronic_
 
 def __getattr__(name):  # lazy re-exports
     if name in ("find_candidates", "load_structure", "surface_terminations"):
-        from workflows.interfaces import matching
+        from sseflow.workflows.interfaces import matching
 
         return getattr(matching, name)
     if name in ("build_interface",):
-        from workflows.interfaces import build
+        from sseflow.workflows.interfaces import build
 
         return getattr(build, name)
     if name in ("relax_interface", "electronic_structure", "work_of_adhesion"):
-        from workflows.interfaces import relax
+        from sseflow.workflows.interfaces import relax
 
         return getattr(relax, name)
     raise AttributeError(name)

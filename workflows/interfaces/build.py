@@ -2,7 +2,7 @@
 
 The electrolyte slab sits at the bottom with its contact face up; the electrode slab is put on
 top, turned over (its contact face down), strained onto the electrolyte's in-plane cell (the
-default; :func:`~workflows.interfaces.matching.find_candidates` ``strain_on``) and shifted in
+default; :func:`~sseflow.workflows.interfaces.matching.find_candidates` ``strain_on``) and shifted in
 plane. Turning a slab over maps frac (u, v, z) -> (u, v, -z), a mirror, as pymatgen's
 ``Interface.from_slabs`` does; for an achiral crystal (every crystal with an improper
 symmetry operation, all the electrodes and electrolytes here) the mirror image is the same
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
-from workflows.interfaces.matching import InterfaceCandidate, plane_groups, supercell_matrix
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.interfaces.matching import InterfaceCandidate, plane_groups, supercell_matrix
 
 EV_PER_A2_TO_J_PER_M2 = 16.021766208
 SIDE_CODE = {"electrolyte": 0, "electrode": 1}
@@ -365,7 +365,7 @@ def _ase_calculator(calculator):
     if calculator is None:
         calculator = "chgnet"
     if isinstance(calculator, str):
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         return get_calculator(calculator).ase_calculator()
     if hasattr(calculator, "ase_calculator"):

@@ -1,14 +1,14 @@
-"""The Quantum ESPRESSO route to an :class:`~workflows.interfaces.relax.ElectronicStructure`.
+"""The Quantum ESPRESSO route to an :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure`.
 
 Three QE programs, run in one directory (``prefix = "sseflow"``, ``outdir = "./"``):
 
-1. ``pw.x`` scf through the QE backend (:mod:`workflows.calculators.qe`, ASE's Espresso
+1. ``pw.x`` scf through the QE backend (:mod:`sseflow.workflows.calculators.qe`, ASE's Espresso
    calculator): smearing, ``nbnd`` well above the occupied bands with all of them converged
    (``diago_full_acc``), and for a slab with vacuum QE's dipole correction (``tefield`` +
    ``dipfield`` along ``edir = 3``, the sawtooth placed in the middle of the vacuum).
 2. ``projwfc.x``: the atom-projected DOS. Its Gaussian (``degauss = width / Ry``,
    ``ngauss = 0``) is the same ``exp(-(E-e)^2/w^2) / (sqrt(pi) w)`` as
-   :func:`analysis.schottky.broadened_dos`; the ``*.pdos_atm#N(El)_wfc#M(l)`` files are
+   :func:`sseflow.analysis.schottky.broadened_dos`; the ``*.pdos_atm#N(El)_wfc#M(l)`` files are
    summed per atom over wavefunctions and spin (the ``ldos`` columns) and interpolated onto
    the sseflow grid ``E_F + [erange[0], ...]`` (step ``de``).
 3. ``pp.x`` with ``plot_num = 11`` (V_bare + V_H, the electrostatic potential energy of an
@@ -19,10 +19,10 @@ Three QE programs, run in one directory (``prefix = "sseflow"``, ``outdir = "./"
 
 E_F, the total energy and the eigenvalues come from ``<prefix>.save/data-file-schema.xml``
 (Hartree, converted with QE's own constant). :func:`read_qe_electronic` does the reading
-alone on a finished directory; :func:`qe_bulk_reference` is :func:`~workflows.interfaces.relax.bulk_reference`
+alone on a finished directory; :func:`qe_bulk_reference` is :func:`~sseflow.workflows.interfaces.relax.bulk_reference`
 for QE (fixed occupations, empty bands, VBM/CBM from the eigenvalues, cell-mean potential).
 There is no layer DOS from the planar densities of the states here (``layer_*`` are None):
-:func:`~workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
+:func:`~sseflow.workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
 (``source="atoms"``, which it also falls back to).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 # QE 6.x constants (Modules/constants.f90, CODATA 2018 values)
 HA_EV = 27.211386245988
@@ -218,7 +218,7 @@ def upf_valence(path) -> float:
 
 def _backend(backend, **overrides):
     if backend is None or isinstance(backend, str):
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         backend = get_calculator(backend or "qe", **overrides)
     elif overrides:
@@ -375,7 +375,7 @@ def _planar_potential(directory, cube: str = POT_CUBE):
 def read_qe_electronic(directory, atoms=None, *, periods: dict | None = None, width: float = 0.1,
                        de: float = 0.01, erange=(-12.0, 6.0), parameters: dict | None = None,
                        wall_time_s: float = 0.0, prefix: str = PREFIX):
-    """An :class:`~workflows.interfaces.relax.ElectronicStructure` from a finished run directory.
+    """An :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` from a finished run directory.
 
     Needs the pw.x data file, projwfc.x's ``<prefix>.pdos_atm#*`` files and the pp.x cube
     ``potential.cube``. ``atoms`` (with ``arrays["side"]``) defaults to the structure in
@@ -384,7 +384,7 @@ def read_qe_electronic(directory, atoms=None, *, periods: dict | None = None, wi
     eigenvalue of the highest band over the k-points (above it the DOS is incomplete;
     ``parameters["dos_complete_up_to"]``).
     """
-    from workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.relax import ElectronicStructure
 
     d = Path(directory)
     if atoms is None:
@@ -433,7 +433,7 @@ def qe_electronic_structure(atoms, backend="qe", *, periods: dict | None = None,
     occupied bands + 4 (valence charges read from the pseudopotentials), all converged.
     ``dipole_correction`` (default: on when the cell has a vacuum gap wider than 6 Å) turns
     on QE's dipole correction (:func:`dipole_settings`). ``width``/``de``/``erange``: the DOS
-    as in :func:`~workflows.interfaces.relax.electronic_structure`.
+    as in :func:`~sseflow.workflows.interfaces.relax.electronic_structure`.
     """
     t0 = time.perf_counter()
     backend = _backend(backend, **overrides)
@@ -468,7 +468,7 @@ def qe_bulk_reference(structure, backend="qe", *, kpts=None, directory, nbands: 
     pp.x's ``plot_num = 11`` potential (eV, the convention of :func:`qe_electronic_structure`).
     ``fermi_level`` is mid-gap for fixed occupations, pw.x's E_F with smearing.
     """
-    from workflows.calculators.base import jsonable, to_atoms
+    from sseflow.workflows.calculators.base import jsonable, to_atoms
 
     t0 = time.perf_counter()
     backend = _backend(backend, **overrides)

@@ -1,7 +1,7 @@
-"""The VASP route to an :class:`~workflows.interfaces.relax.ElectronicStructure` and a bulk reference.
+"""The VASP route to an :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` and a bulk reference.
 
 One static per structure, written with the VASP backend's input set (``MPStaticSet`` via
-:class:`~workflows.calculators.vasp.VASPBackend`, POTCARs from ``PMG_VASP_PSP_DIR``) plus the
+:class:`~sseflow.workflows.calculators.vasp.VASPBackend`, POTCARs from ``PMG_VASP_PSP_DIR``) plus the
 overrides of :func:`electronic_incar`:
 
 * ``LORBIT = 11``: the atom- and lm-projected eigenvalues (``<projected>`` in ``vasprun.xml``)
@@ -19,15 +19,15 @@ optionally compressed): E_F (``efermi``), the total energy, the atom-projected D
 orbitals and spin on the sseflow grid ``E_F + [erange[0], ...]`` (step ``de``) and the
 planar average of ``LOCPOT`` along the third cell vector (pymatgen's
 ``Locpot.get_average_along_axis(2)``). The pDOS is by default re-broadened from the projected
-eigenvalues with the Gaussian of :func:`analysis.schottky.broadened_dos`
+eigenvalues with the Gaussian of :func:`sseflow.analysis.schottky.broadened_dos`
 (``exp(-(E-e)^2/w^2) / (sqrt(pi) w)`` of width ``width``, k-point weights from the file),
 the same construction as the GPAW path; ``pdos_from="dos"`` instead re-broadens VASP's
 ``<partial>`` DOS (each sample a weight ``dos * dE`` at its energy), cheaper for big files.
 There is no layer DOS from the planar densities of the states (``layer_*`` are None):
-:func:`~workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
+:func:`~sseflow.workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
 (``source="atoms"``).
 
-:func:`read_vasp_bulk` is :func:`~workflows.interfaces.relax.bulk_reference` read from a
+:func:`read_vasp_bulk` is :func:`~sseflow.workflows.interfaces.relax.bulk_reference` read from a
 VASP folder: VBM/CBM from the eigenvalues and occupations, ``mean_potential`` the cell
 average of ``LOCPOT``. :func:`vasp_electronic_structure` and :func:`vasp_bulk_reference`
 write the inputs, run the backend's configured command (``SSEFLOW_VASP_CMD`` or the
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 ELECTRONIC_INCAR = {"LORBIT": 11, "LVHAR": True, "NEDOS": 3001, "ISMEAR": 0, "SIGMA": 0.05}
 LOCPOT_NAMES = ("LOCPOT", "LOCPOT.gz", "LOCPOT.xz", "LOCPOT.bz2")
@@ -56,7 +56,7 @@ PDOS_FROM = ("projections", "dos")
 # --------------------------------------------------------------------------- inputs
 
 def _atoms(obj):
-    from workflows.calculators.base import to_atoms
+    from sseflow.workflows.calculators.base import to_atoms
 
     a = to_atoms(obj)
     a.set_constraint()
@@ -104,7 +104,7 @@ def electronic_incar(structure, *, dipole: bool) -> dict:
 
 def _vasp_backend(backend, **overrides):
     if backend is None or isinstance(backend, str):
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         backend = get_calculator(backend or "vasp", **overrides)
     if getattr(backend, "name", None) != "vasp":
@@ -230,7 +230,7 @@ def match_order(atoms, structure, tol: float = 0.5) -> np.ndarray:
     InputError when the two are not the same atoms within ``tol`` Å (another structure, or a
     different number of atoms).
     """
-    from workflows.calculators.base import to_structure
+    from sseflow.workflows.calculators.base import to_structure
 
     if len(atoms) != len(structure):
         raise InputError(f"atoms has {len(atoms)} atoms, the VASP calculation {len(structure)}")
@@ -258,7 +258,7 @@ def _eigen_arrays(vr):
 
 def _pdos_projections(vr, energies, width: float, chunk: int = 4) -> np.ndarray:
     """(n_sites, nE): projected eigenvalues summed over orbitals, Gaussian-broadened with k and spin weights."""
-    from analysis.schottky import broadened_dos
+    from sseflow.analysis.schottky import broadened_dos
 
     wk = np.asarray(vr.actual_kpoints_weights, dtype=float)
     eig = _eigen_arrays(vr)
@@ -289,7 +289,7 @@ def _pdos_from_dos(vr, energies, width: float) -> tuple[np.ndarray, float]:
     ``sqrt(width^2 - SIGMA^2)`` (ISMEAR = 0: VASP's DOS is already a Gaussian of SIGMA in the
     same convention), or just interpolated when VASP's smearing is already as wide.
     """
-    from analysis.schottky import broadened_dos
+    from sseflow.analysis.schottky import broadened_dos
 
     if not vr.pdos:
         raise InputError("vasprun.xml has no partial DOS (LORBIT = 11 needed)")
@@ -307,7 +307,7 @@ def _pdos_from_dos(vr, energies, width: float) -> tuple[np.ndarray, float]:
 
 
 def _read_vasprun(directory, projections: bool):
-    from workflows.calculators.vasp import parse_vasprun
+    from sseflow.workflows.calculators.vasp import parse_vasprun
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # pymatgen warns about POTCARs and unconverged runs
@@ -337,7 +337,7 @@ def _run_parameters(vr) -> dict:
 def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, width: float = 0.1,
                          de: float = 0.01, erange=(-12.0, 6.0), pdos_from: str = "projections",
                          match_tol: float = 0.5) -> "ElectronicStructure":  # noqa: F821
-    """:class:`~workflows.interfaces.relax.ElectronicStructure` of a finished VASP static in ``directory``.
+    """:class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` of a finished VASP static in ``directory``.
 
     ``atoms``: the structure of the calculation (same atoms, any order) carrying
     ``arrays["side"]`` (0 electrolyte, 1 electrode); the result follows its atom order. Without
@@ -350,7 +350,7 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
     ``potential``: planar average of ``LOCPOT`` along the third lattice vector on
     ``z = i * c / n`` (``c`` the cell's height along the normal).
     """
-    from workflows.interfaces.relax import ElectronicStructure, _jsonable
+    from sseflow.workflows.interfaces.relax import ElectronicStructure, _jsonable
 
     if pdos_from not in PDOS_FROM:
         raise InputError(f"pdos_from must be one of {PDOS_FROM}, not {pdos_from!r}")
@@ -406,13 +406,13 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
 
 
 def read_vasp_bulk(directory) -> dict:
-    """Bulk reference (the keys of :func:`~workflows.interfaces.relax.bulk_reference`) from a VASP folder.
+    """Bulk reference (the keys of :func:`~sseflow.workflows.interfaces.relax.bulk_reference`) from a VASP folder.
 
     VBM = highest eigenvalue with occupation above 1/2, CBM = lowest at or below 1/2, over
     k-points and spins; InputError when there are no empty states or no gap.
     ``mean_potential``: the cell average of the ``LOCPOT`` grid.
     """
-    from workflows.interfaces.relax import _jsonable
+    from sseflow.workflows.interfaces.relax import _jsonable
 
     directory = Path(directory)
     vr = _read_vasprun(directory, projections=False)
@@ -461,7 +461,7 @@ def vasp_electronic_structure(atoms, backend="vasp", *, directory=None, kpts=Non
                               de: float = 0.01, erange=(-12.0, 6.0), pdos_from: str = "projections"):
     """Write the inputs, run VASP with the backend's command, read :func:`read_vasp_electronic`.
 
-    The VASP counterpart of :func:`~workflows.interfaces.relax.electronic_structure`
+    The VASP counterpart of :func:`~sseflow.workflows.interfaces.relax.electronic_structure`
     (``atoms`` carries ``arrays["side"]``).
     """
     t0 = time.perf_counter()

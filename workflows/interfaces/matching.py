@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 SIDES = ("electrolyte", "electrode")
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "structures"
@@ -42,7 +42,7 @@ _ANIONS = ("O", "S", "Se", "Te", "N", "F", "Cl", "Br", "I")
 def load_structure(name_or_path):
     """A bulk pymatgen Structure from a path, the structure library, or the shipped CIFs.
 
-    Order: an existing file path; ``workflows.structures.library.get_structure`` when that
+    Order: an existing file path; ``sseflow.workflows.structures.library.get_structure`` when that
     module exists; ``workflows/data/structures/<name>.cif`` (``Li3PS4`` also finds
     ``Li3PS4-gamma.cif``); ``ase.build.bulk`` for an element. The result is the conventional
     standard cell, so Miller indices mean what a crystallographer expects.
@@ -72,11 +72,11 @@ def _load_named(name: str):
 
     p = Path(name).expanduser()
     if p.is_file():  # a malformed file is one line (InputError), not a parser traceback
-        from workflows.structures.library import read_structure
+        from sseflow.workflows.structures.library import read_structure
 
         return read_structure(p)
     try:
-        from workflows.structures.library import get_structure  # being written alongside
+        from sseflow.workflows.structures.library import get_structure  # being written alongside
 
         s = get_structure(name)
         if s is not None:

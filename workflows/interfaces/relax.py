@@ -9,7 +9,7 @@
   (GPAW here): Fermi level, atom-projected DOS, the planar-averaged electrostatic potential.
 * :func:`bulk_reference`: the bulk electrolyte's band edges and mean electrostatic potential
   with the same backend and settings (for the potential line-up).
-* :func:`schottky_from_electronic`: both barrier methods of :mod:`analysis.schottky` from those.
+* :func:`schottky_from_electronic`: both barrier methods of :mod:`sseflow.analysis.schottky` from those.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
-from workflows.interfaces.build import EV_PER_A2_TO_J_PER_M2, BuiltInterface, min_distance_ratio
-from workflows.interfaces.matching import polyhedral_bonds
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.interfaces.build import EV_PER_A2_TO_J_PER_M2, BuiltInterface, min_distance_ratio
+from sseflow.workflows.interfaces.matching import polyhedral_bonds
 
 SIDE_NAMES = {0: "electrolyte", 1: "electrode"}
 
@@ -32,7 +32,7 @@ def _backend(calculator, **overrides):
     if calculator is None:
         calculator = "chgnet"
     if isinstance(calculator, str):
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         return get_calculator(calculator, **overrides)
     return calculator
@@ -267,7 +267,7 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
                     trajectory: str | os.PathLike | None = None, **overrides) -> InterfaceRelaxation:
     """Relax ``built`` (positions; fixed atoms and the cell kept) and compute W_ad.
 
-    ``calculator``: backend name or Backend (``workflows.calculators``). The isolated slabs are
+    ``calculator``: backend name or Backend (``sseflow.workflows.calculators``). The isolated slabs are
     the two sides alone in the same cell (periodic stacking: with vacuum added), relaxed the
     same way when ``relax_slabs``. Free atoms of all three start displaced at random by
     ``rattle`` Å (seeded): an ideal, symmetric surface is a stationary point, and an optimizer
@@ -334,7 +334,7 @@ class ElectronicStructure:
     """What the Schottky analysis needs from one static calculation (all energies in eV).
 
     ``layer_dos``: DOS of slices of the cell about one bulk period thick, centred on the
-    layers of each side (:func:`analysis.schottky.layer_bins`), from the planar density of
+    layers of each side (:func:`sseflow.analysis.schottky.layer_bins`), from the planar density of
     every Kohn-Sham state (the fraction of its pseudo-density inside the slice), per atom of
     the slice. ``pdos``: atom-projected DOS on the bound PAW projectors, for plots (for Li the
     unoccupied 2p projector makes it qualitative only). The layer method uses ``layer_dos``.
@@ -464,7 +464,7 @@ def electronic_structure(atoms, calculator="gpaw", *, periods: dict | None = Non
     """Static with electronic structure: E_F, layer-resolved and atom-projected DOS, potential.
 
     ``atoms`` carries ``arrays["side"]`` (0 electrolyte, 1 electrode; from
-    :func:`~workflows.interfaces.build.build_interface`); ``periods``: ``{"electrolyte": Å,
+    :func:`~sseflow.workflows.interfaces.build.build_interface`); ``periods``: ``{"electrolyte": Å,
     "electrode": Å}``, the repeat distances along the normal (layer thickness; default 2 Å).
     ``overrides`` go to the backend (``ecut``, ``kpoint_density``, ``smearing_width`` ...);
     ``kpts`` (e.g. ``(4, 4, 1)``) replaces the density-based mesh. ``nbands`` (default
@@ -474,7 +474,7 @@ def electronic_structure(atoms, calculator="gpaw", *, periods: dict | None = Non
     dipole layer along z. DOS: Gaussians of ``width`` eV on a grid of step ``de`` over
     ``erange`` around E_F.
     """
-    from analysis.schottky import broadened_dos, layer_bins, planar_average, region_weights
+    from sseflow.analysis.schottky import broadened_dos, layer_bins, planar_average, region_weights
 
     t0 = time.perf_counter()
     backend = _electronic_backend(calculator, **overrides)
@@ -572,7 +572,7 @@ def bulk_reference(structure, calculator="gpaw", *, kpts=None, directory=None, t
     (a gapped, spin-paired bulk is assumed); ``mean_potential`` is the cell average of the
     electrostatic potential on the same grid convention as the interface's.
     """
-    from workflows.calculators.base import to_atoms
+    from sseflow.workflows.calculators.base import to_atoms
 
     t0 = time.perf_counter()
     backend = _electronic_backend(calculator, **overrides)
@@ -600,7 +600,7 @@ def bulk_reference(structure, calculator="gpaw", *, kpts=None, directory=None, t
 
 def schottky_from_electronic(es: ElectronicStructure, bulk: dict | None, *, period: float | None = None,
                              threshold: float = 0.05, tol: float = 0.1, source: str = "layers") -> dict:
-    """Both barrier methods of :mod:`analysis.schottky` from an :class:`ElectronicStructure`.
+    """Both barrier methods of :mod:`sseflow.analysis.schottky` from an :class:`ElectronicStructure`.
 
     Method (a) reads the electrolyte layers of ``es.layer_dos`` (``source="layers"``, the
     default) or the atom-projected DOS grouped into the same layers (``source="atoms"``);
@@ -608,7 +608,7 @@ def schottky_from_electronic(es: ElectronicStructure, bulk: dict | None, *, peri
     in ``es.periods``) and reads the plateau in the central part of the electrolyte slab,
     aligned with ``bulk`` (:func:`bulk_reference`); without ``bulk`` only (a) is done.
     """
-    from analysis.schottky import (
+    from sseflow.analysis.schottky import (
         electrolyte_region,
         group_layers,
         layer_bins,
@@ -646,7 +646,7 @@ def schottky_from_electronic(es: ElectronicStructure, bulk: dict | None, *, peri
 
 
 def _jsonable(obj):
-    from workflows.calculators.base import jsonable
+    from sseflow.workflows.calculators.base import jsonable
 
     return jsonable(obj)
 

@@ -4,7 +4,7 @@ build (lattice match, cell, shift/gap scan) -> relax (W_ad, contact) -> electron
 bulk reference (GPAW, Quantum ESPRESSO or VASP) -> Schottky barriers (both methods).
 
 Each stage takes and returns plain objects, so ``sseflow interface build``, ``sseflow interface
-schottky DIR|TASK_ID`` and the study Fireworks (:mod:`workflows.firetasks`) run the same code.
+schottky DIR|TASK_ID`` and the study Fireworks (:mod:`sseflow.workflows.firetasks`) run the same code.
 An interface travels between stages as an ASE ``Atoms`` with ``arrays["side"]`` (0 electrolyte,
 1 electrode) and ``arrays["layer"]``, plus the repeat distances along the normal (``periods``).
 Stored interface documents keep those as site properties of the structure, so the Schottky
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 ELECTRONIC_BACKENDS = ("gpaw", "qe", "vasp")
 
@@ -32,8 +32,8 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
     block / the CLI options: max_strain, max_area, max_atoms, max_index, electrolyte_miller,
     electrode_miller, electrolyte_thickness, electrode_thickness, strain_on, gap, stacking,
     vacuum, fixed_layers, scan). Returns ``(candidates, built)``."""
-    from workflows.interfaces.build import build_interface
-    from workflows.interfaces.matching import find_candidates
+    from sseflow.workflows.interfaces.build import build_interface
+    from sseflow.workflows.interfaces.matching import find_candidates
 
     st = dict(settings)
     cands = find_candidates(
@@ -99,8 +99,8 @@ def atoms_from_tagged(structure) -> Any:
 
 
 def interface_document(summary: dict, built, relaxation=None, *, study: str | None = None):
-    """The :class:`~workflows.store.documents.InterfaceDocument` of a built (and relaxed) cell."""
-    from workflows.store.documents import InterfaceDocument
+    """The :class:`~sseflow.workflows.store.documents.InterfaceDocument` of a built (and relaxed) cell."""
+    from sseflow.workflows.store.documents import InterfaceDocument
 
     c = built.candidate
     term = f"{c.electrolyte_termination.label} | {c.electrode_termination.label}"
@@ -156,8 +156,8 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
     reference (primitive cell); ``bulk``: a bulk-reference dict already computed (skips it).
     ``overrides`` go to the backend preset (``ecut`` ...).
     """
-    from workflows.interfaces.matching import load_structure
-    from workflows.interfaces.relax import _electronic_backend, schottky_from_electronic
+    from sseflow.workflows.interfaces.matching import load_structure
+    from sseflow.workflows.interfaces.relax import _electronic_backend, schottky_from_electronic
 
     name = _backend_name(calculator)
     if name not in ELECTRONIC_BACKENDS:
@@ -171,7 +171,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
         d.mkdir(parents=True, exist_ok=True)
     bulk_struct = None if bulk is not None else load_structure(electrolyte).get_primitive_structure()
     if name == "gpaw":
-        from workflows.interfaces.relax import bulk_reference, electronic_structure
+        from sseflow.workflows.interfaces.relax import bulk_reference, electronic_structure
 
         es = electronic_structure(atoms, backend, periods=periods, kpts=kpts,
                                   txt=sub("interface_gpaw.txt"))
@@ -181,7 +181,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
     else:  # qe, vasp: electronic_<name>.<name>_electronic_structure / <name>_bulk_reference
         import importlib
 
-        mod = importlib.import_module(f"workflows.interfaces.electronic_{name}")
+        mod = importlib.import_module(f"sseflow.workflows.interfaces.electronic_{name}")
         if d is None:
             raise InputError(f"the {name} electronic stage needs a directory for its files")
         es = getattr(mod, f"{name}_electronic_structure")(atoms, backend, periods=periods, kpts=kpts,
@@ -198,7 +198,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
 
 def reanalyse(es, bulk: dict | None, *, threshold: float = 0.05, tol: float = 0.1) -> dict:
     """Barriers again from a saved electronic structure (no new calculation)."""
-    from workflows.interfaces.relax import schottky_from_electronic
+    from sseflow.workflows.interfaces.relax import schottky_from_electronic
 
     source = "layers" if es.layer_dos is not None else "atoms"
     return schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
@@ -206,8 +206,8 @@ def reanalyse(es, bulk: dict | None, *, threshold: float = 0.05, tol: float = 0.
 
 def schottky_documents(rep: dict, *, electrolyte: str, electrode: str, calculator: str, parameters: dict,
                        interface_key: str | None = None, study: str | None = None) -> list:
-    """One :class:`~workflows.store.documents.SchottkyDocument` per barrier method."""
-    from workflows.store.documents import SchottkyDocument
+    """One :class:`~sseflow.workflows.store.documents.SchottkyDocument` per barrier method."""
+    from sseflow.workflows.store.documents import SchottkyDocument
 
     docs = []
     for method, key in (("layer-resolved DOS", "layer_dos"), ("potential line-up", "potential_lineup")):
@@ -238,14 +238,14 @@ def run_kind(run_dir) -> str:
 
 
 def read_run(run_dir, atoms, periods: dict | None = None):
-    """The :class:`~workflows.interfaces.relax.ElectronicStructure` of a finished VASP or QE static
+    """The :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` of a finished VASP or QE static
     of this interface (run elsewhere, e.g. from the inputs sseflow wrote); ``atoms`` give the sides."""
     kind = run_kind(run_dir)
     if kind == "vasp":
-        from workflows.interfaces.electronic_vasp import read_vasp_electronic
+        from sseflow.workflows.interfaces.electronic_vasp import read_vasp_electronic
 
         return read_vasp_electronic(run_dir, atoms, periods=periods)
-    from workflows.interfaces.electronic_qe import read_qe_electronic
+    from sseflow.workflows.interfaces.electronic_qe import read_qe_electronic
 
     return read_qe_electronic(run_dir, atoms, periods=periods)
 
@@ -264,7 +264,7 @@ def read_bulk(path) -> dict:
         return bulk
     if run_kind(p) != "vasp":
         raise InputError(f"{p}: give a bulk_reference.json or a VASP bulk folder (QE bulk runs: sseflow runs them)")
-    from workflows.interfaces.electronic_vasp import read_vasp_bulk
+    from sseflow.workflows.interfaces.electronic_vasp import read_vasp_bulk
 
     return read_vasp_bulk(p)
 
@@ -294,7 +294,7 @@ def choose_cell(cell: str, relaxation: dict | None, has_relaxed: bool) -> tuple[
     """``relaxed`` or ``built`` for the electronic stage, and why.
 
     ``auto``: the relaxed cell unless the relaxation polarised the electrolyte (the warning of
-    :func:`~workflows.interfaces.relax.layer_polarisation`), then the built one.
+    :func:`~sseflow.workflows.interfaces.relax.layer_polarisation`), then the built one.
     """
     if cell not in CELLS:
         raise InputError(f"cell must be one of {', '.join(CELLS)}, not '{cell}'")

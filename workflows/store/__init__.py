@@ -1,6 +1,6 @@
 """The results database and the FireWorks LaunchPad: one configuration, one client per process.
 
-Public API (imported lazily, so ``import workflows.store`` is cheap)::
+Public API (imported lazily, so ``import sseflow.workflows.store`` is cheap)::
 
     open_store(config=None, mode="write")        -> context manager yielding a ResultsStore
     store_results(kind, rows, inputs, config=None) -> int
@@ -13,9 +13,9 @@ Public API (imported lazily, so ``import workflows.store`` is cheap)::
     StoreError, StoreLockedError, ConfigError
 
 ``mode="read"``/``"snapshot"`` opens the embedded store read-only (see
-:func:`workflows.store.client.connect`). Importing this package in a process where FireWorks
+:func:`sseflow.workflows.store.client.connect`). Importing this package in a process where FireWorks
 uses the embedded store (``MONGOMOCK_SERVERSTORE_FILE``) guards FireWorks' own clients
-(:mod:`workflows.store.persistence`). See docs/store.md.
+(:mod:`sseflow.workflows.store.persistence`). See docs/store.md.
 """
 from __future__ import annotations
 
@@ -24,33 +24,33 @@ import os
 import sys
 
 _EXPORTS = {
-    "StoreError": "workflows.store.config",
-    "StoreLockedError": "workflows.store.config",
-    "ConfigError": "workflows.store.config",
-    "StoreConfig": "workflows.store.config",
-    "load_config": "workflows.store.config",
-    "sseflow_home": "workflows.store.config",
-    "connect": "workflows.store.client",
-    "get_database": "workflows.store.client",
-    "get_launchpad": "workflows.store.launchpad",
-    "flush": "workflows.store.client",
-    "flush_all": "workflows.store.client",
-    "close": "workflows.store.client",
-    "close_all": "workflows.store.client",
-    "ResultsStore": "workflows.store.results",
-    "open_store": "workflows.store.hooks",
-    "store_results": "workflows.store.hooks",
-    "load_window_rows": "workflows.store.hooks",
-    "load_rows": "workflows.store.hooks",
-    "TaskDocument": "workflows.store.documents",
-    "EntryDocument": "workflows.store.documents",
-    "WindowDocument": "workflows.store.documents",
-    "ReactionDocument": "workflows.store.documents",
-    "ScreeningDocument": "workflows.store.documents",
-    "InterfaceDocument": "workflows.store.documents",
-    "SchottkyDocument": "workflows.store.documents",
-    "PhononDocument": "workflows.store.documents",
-    "Inputs": "workflows.store.documents",
+    "StoreError": "sseflow.workflows.store.config",
+    "StoreLockedError": "sseflow.workflows.store.config",
+    "ConfigError": "sseflow.workflows.store.config",
+    "StoreConfig": "sseflow.workflows.store.config",
+    "load_config": "sseflow.workflows.store.config",
+    "sseflow_home": "sseflow.workflows.store.config",
+    "connect": "sseflow.workflows.store.client",
+    "get_database": "sseflow.workflows.store.client",
+    "get_launchpad": "sseflow.workflows.store.launchpad",
+    "flush": "sseflow.workflows.store.client",
+    "flush_all": "sseflow.workflows.store.client",
+    "close": "sseflow.workflows.store.client",
+    "close_all": "sseflow.workflows.store.client",
+    "ResultsStore": "sseflow.workflows.store.results",
+    "open_store": "sseflow.workflows.store.hooks",
+    "store_results": "sseflow.workflows.store.hooks",
+    "load_window_rows": "sseflow.workflows.store.hooks",
+    "load_rows": "sseflow.workflows.store.hooks",
+    "TaskDocument": "sseflow.workflows.store.documents",
+    "EntryDocument": "sseflow.workflows.store.documents",
+    "WindowDocument": "sseflow.workflows.store.documents",
+    "ReactionDocument": "sseflow.workflows.store.documents",
+    "ScreeningDocument": "sseflow.workflows.store.documents",
+    "InterfaceDocument": "sseflow.workflows.store.documents",
+    "SchottkyDocument": "sseflow.workflows.store.documents",
+    "PhononDocument": "sseflow.workflows.store.documents",
+    "Inputs": "sseflow.workflows.store.documents",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -59,11 +59,11 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str):
     mod = _EXPORTS.get(name)
     if mod is None:
-        raise AttributeError(f"module 'workflows.store' has no attribute '{name}'")
+        raise AttributeError(f"module 'sseflow.workflows.store' has no attribute '{name}'")
     value = getattr(importlib.import_module(mod), name)
     globals()[name] = value
     return value
 
 
 if "mongomock_persistence" in sys.modules or os.environ.get("MONGOMOCK_SERVERSTORE_FILE"):
-    importlib.import_module("workflows.store.persistence").install()
+    importlib.import_module("sseflow.workflows.store.persistence").install()

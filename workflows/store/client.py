@@ -12,10 +12,10 @@ Two backends:
   - one client per store file per process (:func:`connect` returns the same handle; the
     LaunchPad from :func:`get_launchpad` shares its in-memory server store);
   - one writer per store file: an exclusive ``fcntl.flock`` on ``<real store file>.lock``
-    (:mod:`workflows.store.locking`; symbolic links resolved, so every route to the file takes
+    (:mod:`sseflow.workflows.store.locking`; symbolic links resolved, so every route to the file takes
     the same lock), held for the life of the process or until :func:`close`; a second writer
     fails at once with :class:`StoreLockedError` naming the lock file and the PID holding it;
-  - saves (:func:`flush`) write the real file atomically (:mod:`workflows.store.files`), only
+  - saves (:func:`flush`) write the real file atomically (:mod:`sseflow.workflows.store.files`), only
     when the content changed, and only after checking that the file on disk is still the one
     this process loaded or last wrote (inode, size, mtime, else its bytes): a file changed
     behind the process's back is never overwritten; the save is refused with
@@ -24,7 +24,7 @@ Two backends:
     the lock and without creating any file, never written; ``"snapshot"`` also while another
     process holds the lock (with one note on stderr saying how old that state is);
   - FireWorks' own clients in this process go through the same checks
-    (:mod:`workflows.store.persistence`).
+    (:mod:`sseflow.workflows.store.persistence`).
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from workflows.store import locking
-from workflows.store.config import (
+from sseflow.workflows.store import locking
+from sseflow.workflows.store.config import (
     _ENV_SET_BY_US,
     ConfigError,
     StoreConfig,
@@ -49,8 +49,8 @@ from workflows.store.config import (
     load_config,
     uri_password,
 )
-from workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
-from workflows.store.persistence import Loaded, install, load_server_store, save_aside, serialise, write_back
+from sseflow.workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
+from sseflow.workflows.store.persistence import Loaded, install, load_server_store, save_aside, serialise, write_back
 
 __all__ = ["StoreError", "StoreLockedError", "ConfigError", "StoreHandle", "connect", "get_database",
            "get_launchpad", "flush", "flush_all", "close", "close_all", "atomic_write_text", "lock_holder",
@@ -454,9 +454,9 @@ def _restore_env(prev: str | None, ours: str) -> None:
         os.environ["MONGOMOCK_SERVERSTORE_FILE"] = prev
 
 
-def __getattr__(name: str):  # the FireWorks side lives in workflows.store.launchpad
+def __getattr__(name: str):  # the FireWorks side lives in sseflow.workflows.store.launchpad
     if name in ("get_launchpad", "adopt_launchpad", "handle_for_launchpad"):
-        from workflows.store import launchpad
+        from sseflow.workflows.store import launchpad
 
         return getattr(launchpad, name)
-    raise AttributeError(f"module 'workflows.store.client' has no attribute '{name}'")
+    raise AttributeError(f"module 'sseflow.workflows.store.client' has no attribute '{name}'")

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from analysis.errors import InputError
+from sseflow.analysis.errors import InputError
 
 SCHEMA_VERSION = 1
 
@@ -127,7 +127,7 @@ def plain(obj: Any) -> Any:
 
 def _formula_info(formula: str) -> tuple[str, str, list[str]]:
     """(reduced formula, chemsys, elements) of a formula; raises InputError when malformed."""
-    from analysis.formula import chemsys, parse_formula, reduced_formula_of
+    from sseflow.analysis.formula import chemsys, parse_formula, reduced_formula_of
 
     comp = parse_formula(formula)
     return reduced_formula_of(formula), chemsys(comp), sorted(comp)
@@ -393,7 +393,7 @@ class EntryDocument(StoredDocument):
     source: EntrySource = Field(default_factory=EntrySource)
 
     def model_post_init(self, __context: Any) -> None:
-        from analysis.formula import chemsys, reduced_formula
+        from sseflow.analysis.formula import chemsys, reduced_formula
 
         if not self.reduced_formula:
             self.reduced_formula = reduced_formula(self.composition)
@@ -413,7 +413,7 @@ class EntryDocument(StoredDocument):
     @classmethod
     def from_entry(cls, entry: Any, reference: str | None = None, reference_hash: str | None = None,
                    row: int | None = None, task_id: str | None = None) -> "EntryDocument":
-        """From an :class:`analysis.entries.Entry`."""
+        """From an :class:`sseflow.analysis.entries.Entry`."""
         src = EntrySource(type="task" if task_id else "reference", task_id=task_id,
                           reference=None if reference is None else str(reference), reference_hash=reference_hash,
                           row=row, entry_id=entry.entry_id or None)

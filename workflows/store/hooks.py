@@ -5,7 +5,7 @@
 * :func:`open_store` — anything else (a context manager that flushes on exit).
 
 Each call uses the process-wide client of the configured store (see
-:mod:`workflows.store.client`), so it is cheap to call them several times in one command.
+:mod:`sseflow.workflows.store.client`), so it is cheap to call them several times in one command.
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from analysis.errors import InputError
-from workflows.store.client import connect
-from workflows.store.config import StoreConfig
-from workflows.store.documents import Inputs, ReactionDocument, ScreeningDocument, StoredDocument, WindowDocument
-from workflows.store.results import ResultsStore
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.store.client import connect
+from sseflow.workflows.store.config import StoreConfig
+from sseflow.workflows.store.documents import Inputs, ReactionDocument, ScreeningDocument, StoredDocument, WindowDocument
+from sseflow.workflows.store.results import ResultsStore
 
 _KINDS = {
     "window": "window", "windows": "window",
@@ -33,7 +33,7 @@ def open_store(config: str | os.PathLike | StoreConfig | None = None, mode: str 
     The client stays open (it is shared by the whole process, LaunchPad included); the
     flush happens also when the block raises, so what was stored before the error is kept.
     ``mode="read"``/``"snapshot"``: a read-only copy of the embedded store, never written
-    (see :func:`workflows.store.client.connect`).
+    (see :func:`sseflow.workflows.store.client.connect`).
     """
     store = ResultsStore(connect(config, mode))
     try:
@@ -91,7 +91,7 @@ def load_window_rows(formulas: list[str] | None = None, config: str | os.PathLik
 def load_rows(kind: str, config: str | os.PathLike | StoreConfig | None = None, **criteria: Any) -> list[dict]:
     """Stored payloads of any kind (``window``, ``reaction``, ``screening``) matching ``criteria``
     (``formula``, ``chemsys``, ``reference_hash``, ``electrolyte``, ``anode``), in storage order."""
-    from workflows.store.documents import document_class
+    from sseflow.workflows.store.documents import document_class
 
     cls = document_class(kind)
     with open_store(config) as store:

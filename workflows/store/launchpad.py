@@ -4,7 +4,7 @@
   handle's in-memory server store, on MongoDB it has its own client to the same database;
 * :func:`adopt_launchpad` / :func:`handle_for_launchpad` — inside ``rlaunch``, the Rocket's
   LaunchPad (made by FireWorks) becomes the process's store handle, with the lock and the
-  checked, atomic saves of :mod:`workflows.store.client`.
+  checked, atomic saves of :mod:`sseflow.workflows.store.client`.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import os
 import weakref
 from pathlib import Path
 
-from workflows.store import locking
-from workflows.store.client import (
+from sseflow.workflows.store import locking
+from sseflow.workflows.store.client import (
     _HANDLES,
     _LOCK,
     _OWNED_FILES,
@@ -22,9 +22,9 @@ from workflows.store.client import (
     _mongo_kwargs,
     connect,
 )
-from workflows.store.config import StoreConfig, StoreError, StoreLockedError
-from workflows.store.files import read_state, real_path
-from workflows.store.persistence import install, write_back
+from sseflow.workflows.store.config import StoreConfig, StoreError, StoreLockedError
+from sseflow.workflows.store.files import read_state, real_path
+from sseflow.workflows.store.persistence import install, write_back
 
 __all__ = ["get_launchpad", "adopt_launchpad", "handle_for_launchpad"]
 
@@ -76,6 +76,9 @@ def get_launchpad(config: str | os.PathLike | StoreConfig | None = None, strm_lv
     ``lpad reset`` does, without deleting anything); only in ``mode="write"``. ``mode``: see
     :func:`connect` (``"snapshot"``: a LaunchPad on a read-only copy, for reports).
     """
+    from sseflow.workflows import fw_names
+
+    fw_names.register()  # workflows stored under the old module names still load
     handle = connect(config, mode)
     if handle.launchpad is not None:
         return handle.launchpad
@@ -124,7 +127,7 @@ def adopt_launchpad(lp) -> StoreHandle:
             if h.server_store is server_store:
                 return h
             raise StoreError(f"{path} is open twice in this process (sseflow's client and a FireWorks "
-                             f"LaunchPad): use workflows.store.get_launchpad()")
+                             f"LaunchPad): use sseflow.workflows.store.get_launchpad()")
         lock = cfg.lock_path
         try:
             fd = locking.acquire(lock)

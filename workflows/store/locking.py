@@ -22,7 +22,7 @@ _RETRY_S = 0.3  # a reader probing the lock holds it for microseconds: retry tha
 
 
 def lock_path_for(real_store: str | os.PathLike) -> Path:
-    """The lock file of a store file (give the real path: see :func:`workflows.store.files.real_path`)."""
+    """The lock file of a store file (give the real path: see :func:`sseflow.workflows.store.files.real_path`)."""
     p = Path(real_store)
     return p.with_name(p.name + ".lock")
 

@@ -6,7 +6,7 @@ rewrites the file, and one that loaded an older copy overwrites newer data. :fun
 replaces its loader and its at-exit writer in this process (every client FireWorks makes here,
 ``LaunchPad``, ``LaunchPad.auto_load()``, ``rlaunch``'s, goes through them):
 
-* the loader records what the file was (:class:`~workflows.store.files.FileState`) and a digest
+* the loader records what the file was (:class:`~sseflow.workflows.store.files.FileState`) and a digest
   of the content it loaded;
 * the writer writes nothing when the content is unchanged (reads create empty collections:
   they do not count, and empty collections are never saved); otherwise it takes the store's
@@ -14,7 +14,7 @@ replaces its loader and its at-exit writer in this process (every client FireWor
   the real path. When the lock is held or the file changed, the store file is left alone, the
   client's copy is saved beside it and one line on stderr says where.
 
-The process's own client (:class:`workflows.store.client.StoreHandle`) is written by its handle,
+The process's own client (:class:`sseflow.workflows.store.client.StoreHandle`) is written by its handle,
 with the same checks, at the points sseflow flushes and at exit.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflows.store.config import StoreError, StoreLockedError
-from workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
+from sseflow.workflows.store.config import StoreError, StoreLockedError
+from sseflow.workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
 
 __all__ = ["Loaded", "serialise", "load_server_store", "install", "write_back", "save_aside", "one_line"]
 
@@ -181,7 +181,7 @@ def write_back(server_store) -> None:
 
 
 def _write_back(server_store) -> None:
-    from workflows.store import client, locking
+    from sseflow.workflows.store import client, locking
 
     filename = getattr(server_store, "_filename", None)
     if not filename:
@@ -197,7 +197,7 @@ def _write_back(server_store) -> None:
         return  # it only read: the file is not rewritten
     if handle is not None:
         print(f"sseflow: warning: a second in-memory copy of {filename} was not written (use "
-              f"workflows.store.get_launchpad() to share the process's client); {aside_note(real, text)}",
+              f"sseflow.workflows.store.get_launchpad() to share the process's client); {aside_note(real, text)}",
               file=sys.stderr)
         return
     lock = locking.lock_path_for(real)

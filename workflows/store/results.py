@@ -1,6 +1,6 @@
 """The results store: typed documents in collections, idempotent writes, queries, JSON-lines dumps.
 
->>> from workflows.store import open_store
+>>> from sseflow.workflows.store import open_store
 >>> with open_store() as store:                       # doctest: +SKIP
 ...     store.put(WindowDocument.from_payload(row, inputs))
 ...     store.query("windows", chemsys="Li-P-S")
@@ -19,10 +19,10 @@ import os
 import sys
 from typing import Any, Iterable, Iterator, Sequence
 
-from analysis.errors import InputError
-from workflows.store.client import StoreHandle
-from workflows.store.config import StoreConfig, StoreError
-from workflows.store.documents import (
+from sseflow.analysis.errors import InputError
+from sseflow.workflows.store.client import StoreHandle
+from sseflow.workflows.store.config import StoreConfig, StoreError
+from sseflow.workflows.store.documents import (
     COLLECTIONS,
     DOCUMENT_CLASSES,
     SCHEMA_VERSION,
@@ -38,7 +38,7 @@ _COMMON_INDEX_FIELDS = ("formula", "reduced_formula", "chemsys", "calculator")
 
 def normalise_chemsys(text: str) -> str:
     """``S-Li-P`` -> ``Li-P-S``; raises InputError for anything that is not element symbols."""
-    from analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula
 
     parts = [p.strip() for p in str(text).replace(",", "-").split("-") if p.strip()]
     if not parts:
@@ -54,13 +54,13 @@ def normalise_chemsys(text: str) -> str:
 
 
 def normalise_formula(text: str) -> str:
-    from analysis.formula import reduced_formula_of
+    from sseflow.analysis.formula import reduced_formula_of
 
     return reduced_formula_of(str(text))
 
 
 class ResultsStore:
-    """Typed access to the results collections of one store (see :func:`workflows.store.open_store`)."""
+    """Typed access to the results collections of one store (see :func:`sseflow.workflows.store.open_store`)."""
 
     def __init__(self, handle: StoreHandle):
         self.handle = handle
@@ -108,7 +108,7 @@ class ResultsStore:
         """Store many documents with bulk writes (same rule as :meth:`put`); returns their number."""
         from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-        from workflows.store.bulk import replace_many
+        from sseflow.workflows.store.bulk import replace_many
 
         groups: dict[str, list[dict]] = {}
         for doc in docs:
@@ -280,7 +280,7 @@ class ResultsStore:
 
     def export_jsonl(self, path: str | os.PathLike, collections: Sequence[str] | None = None) -> int:
         """Write every document to ``path`` (``-``: stdout) atomically; returns the number of documents."""
-        from workflows.store.files import atomic_write_text
+        from sseflow.workflows.store.files import atomic_write_text
 
         lines = list(self.iter_export(collections))
         text = "\n".join(lines) + "\n"
@@ -298,13 +298,13 @@ class ResultsStore:
 
         Returns the number of documents imported. The whole file is read and checked before
         anything is written; then each collection gets bulk writes (see
-        :mod:`workflows.store.bulk`: linear on the embedded store). Importing an export into an
+        :mod:`sseflow.workflows.store.bulk`: linear on the embedded store). Importing an export into an
         empty database and exporting again gives the same file.
         """
         from bson import json_util
         from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-        from workflows.store.bulk import replace_many
+        from sseflow.workflows.store.bulk import replace_many
 
         if str(path) == "-":
             fh: io.TextIOBase = sys.stdin

@@ -19,9 +19,9 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from analysis.elements import ATOMIC_NUMBER
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula
+from sseflow.analysis.elements import ATOMIC_NUMBER
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "structures"
 

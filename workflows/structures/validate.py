@@ -13,10 +13,10 @@ formula; spglib space group at ``symprec=0.01`` equals the index one; no two ato
 
 with CHGNet energies of the phase and of the library's own elemental phases (``Li``, ``Si``,
 ``Cl2`` ...), all relaxed the same way (cell and positions, FIRE, the backend's fmax) through
-``workflows.calculators.get_calculator("chgnet")``. CHGNet energies are MP2020-compatible, so
+``sseflow.workflows.calculators.get_calculator("chgnet")``. CHGNet energies are MP2020-compatible, so
 E_f is compared directly with the lowest-energy row of the same reduced composition in the
 Materials Project formation-energy table (``mp_formation_energies.csv``, read with
-:func:`analysis.reference.load_reference`). Elemental energies and the reference table are cached
+:func:`sseflow.analysis.reference.load_reference`). Elemental energies and the reference table are cached
 per process, so validating many phases relaxes each element once.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ import os
 import time
 from pathlib import Path
 
-from analysis.errors import InputError
-from analysis.formula import parse_formula, reduced_formula
+from sseflow.analysis.errors import InputError
+from sseflow.analysis.formula import parse_formula, reduced_formula
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,7 +133,7 @@ def _calculator(name: str = "chgnet", **params):
         import torch
 
         torch.set_num_threads(1)
-        from workflows.calculators import get_calculator
+        from sseflow.workflows.calculators import get_calculator
 
         _CALCULATORS[key] = get_calculator(name, **params)
     return _CALCULATORS[key]
@@ -150,7 +150,7 @@ def _energy(calc, structure, relax: bool, fmax: float | None, steps: int | None)
 def element_energies(elements, *, relax: bool = True, calculator: str = "chgnet",
                      fmax: float | None = None, steps: int | None = None) -> dict[str, float]:
     """Energy per atom (eV) of each element's library phase, computed once per process."""
-    from workflows.structures.library import entry_for, get_structure
+    from sseflow.workflows.structures.library import entry_for, get_structure
 
     key = (calculator, bool(relax), fmax, steps)
     cache = _ELEMENT_ENERGIES.setdefault(key, {})
@@ -171,7 +171,7 @@ def element_energies(elements, *, relax: bool = True, calculator: str = "chgnet"
 def _reference(path: Path):
     key = str(Path(path).resolve())
     if key not in _REFERENCES:
-        from analysis.reference import load_reference
+        from sseflow.analysis.reference import load_reference
 
         _REFERENCES[key] = load_reference(path)
     return _REFERENCES[key]
@@ -201,7 +201,7 @@ def validate_phase(name: str, *, relax: bool = True, reference_csv: str | os.Pat
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from workflows.structures.library import entry_for, get_structure
+    from sseflow.workflows.structures.library import entry_for, get_structure
 
     t0 = time.perf_counter()
     row = entry_for(name)
