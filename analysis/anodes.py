@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
+from sseflow.analysis.results import MSONResult
 from sseflow.analysis.window import LI, WindowCalculator
 
 SI = "Si"
@@ -29,8 +30,8 @@ ALIASES = {"lithium": "Li", "li-metal": "Li", "li_metal": "Li", "silicon": "Si"}
 HULL_TOL_MEV = 5.0
 
 
-@dataclass
-class AnodePhase:
+@dataclass(eq=False)
+class AnodePhase(MSONResult):
     formula: str                 # reduced formula
     li_per_si: float | None      # x in LixSi (None for non Li-Si anodes)
     potential_V: float           # lower end of its stability range vs Li (see module notes)

@@ -11,8 +11,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from sseflow.analysis.plots import _mathtext, _pyplot, check_figure_path
-from sseflow.analysis.reactions import ReactionResult
+from sseflow.analysis.plots import _mathtext, check_figure_path, new_axes, save_figure
+from sseflow.analysis.reactions import Kink, ReactionResult
+
+
+def as_reaction_result(obj) -> ReactionResult:
+    """A ReactionResult from itself, a ``to_dict()`` payload or a stored reaction document
+    (its kinks with x, energies, reactions and products are all a figure needs)."""
+    if isinstance(obj, ReactionResult):
+        return obj
+    if hasattr(obj, "payload") and callable(obj.payload):
+        obj = obj.payload()
+    from sseflow.analysis.tables import _curve_variable, _non_li_fraction
+
+    d = dict(obj)
+    v = d.get("potential_V")
+    fa, fb = _non_li_fraction(d["reactant_a"]), _non_li_fraction(d["reactant_b"])
+
+    def kink(k: dict) -> Kink:
+        return Kink(x=float(k["x"]), energy_meV_per_atom=float(k["energy_meV_per_atom"]),
+                    reaction=str(k.get("reaction") or ""), products=list(k.get("products") or []),
+                    energy_eV_per_reaction=float(k.get("energy_eV_per_reaction") or 0.0),
+                    y=_curve_variable(float(k["x"]), v, fa, fb))
+
+    kinks = [kink(k) for k in sorted(d.get("kinks") or [d["minimum"]], key=lambda k: k["x"])]
+    m = d["minimum"]
+    minimum = min(kinks, key=lambda k: (abs(k.x - m["x"]), abs(k.energy_meV_per_atom - m["energy_meV_per_atom"])))
+    return ReactionResult(reactant_a=d["reactant_a"], reactant_b=d["reactant_b"], potential_V=v, minimum=minimum,
+                          kinks=kinks, chemsys=str(d.get("chemsys") or ""),
+                          energy_source_a=str(d.get("energy_source_a") or ""),
+                          energy_source_b=str(d.get("energy_source_b") or ""),
+                          energy_a_eV_per_atom=float(d.get("energy_a_eV_per_atom") or 0.0),
+                          energy_b_eV_per_atom=float(d.get("energy_b_eV_per_atom") or 0.0),
+                          normalisation=str(d.get("normalisation") or ""),
+                          reactant_energies=str(d.get("reactant_energies") or ""), notes=list(d.get("notes") or []),
+                          _fa=fa, _fb=fb)
 
 
 def _title(r: ReactionResult) -> str:
@@ -29,13 +62,19 @@ def _ylabel(rs: Sequence[ReactionResult]) -> str:
     return "E$_\\mathrm{rxn}$ (meV/atom; per non-Li atom at a potential)"
 
 
-def plot_reaction(results: ReactionResult | Sequence[ReactionResult], path: str | Path) -> Path:
-    """E_rxn(x), x = atom fraction of B; kinks labelled with their products."""
-    p = check_figure_path(path)
-    plt = _pyplot()
-    many = not isinstance(results, ReactionResult)
-    rs = list(results) if many else [results]
-    fig, ax = plt.subplots(figsize=(10.0, 4.8) if not many else (8.0, 4.8))
+def plot_reaction(results, path: str | Path | None = None, ax=None):
+    """E_rxn(x), x = atom fraction of B; kinks labelled with their products; returns the Figure.
+
+    ``results``: one result (a ReactionResult, its payload or a stored reaction document) or a
+    sequence of them (one curve each). ``path``: also write the figure there. The dashed line
+    joins the end points: a reactant above the hull decomposes on its own (curve below zero at
+    x = 0 or 1); the mutual reaction energy is measured from that line.
+    """
+    if path is not None:
+        check_figure_path(path)
+    many = isinstance(results, (list, tuple))
+    rs = [as_reaction_result(r) for r in results] if many else [as_reaction_result(results)]
+    fig, ax = new_axes(ax, figsize=(10.0, 4.8) if not many else (8.0, 4.8))
     ymin = min(min(k.energy_meV_per_atom for k in r.kinks) for r in rs)
     ymax = max(0.0, max(max(k.energy_meV_per_atom for k in r.kinks) for r in rs))
     span = max(ymax - ymin, 10.0)
@@ -45,6 +84,11 @@ def plot_reaction(results: ReactionResult | Sequence[ReactionResult], path: str 
         ax.plot(x, e, "-", color="navy", lw=2, zorder=1)
         ax.plot([k.x for k in r.kinks], [k.energy_meV_per_atom for k in r.kinks], "o", color="navy", ms=5, zorder=2)
         ax.plot([r.minimum.x], [r.minimum.energy_meV_per_atom], "*", color="crimson", ms=16, zorder=3)
+        e0, e1 = r.kinks[0].energy_meV_per_atom, r.kinks[-1].energy_meV_per_atom
+        if abs(e0) > 0.05 or abs(e1) > 0.05:
+            ax.plot([r.kinks[0].x, r.kinks[-1].x], [e0, e1], "--", color="0.4", lw=1.0, zorder=1,
+                    label="reactants' own decomposition")
+            ax.legend(fontsize=7, loc="lower right")
         # kinks numbered on the curve, their products in a key beside the axes (never overlapping)
         key = []
         for i, k in enumerate(r.kinks, 1):
@@ -60,7 +104,9 @@ def plot_reaction(results: ReactionResult | Sequence[ReactionResult], path: str 
         ax.set_title(_title(r), fontsize=10)
         ax.set_xlabel(f"x in (1-x) {_mathtext(r.reactant_a)} + x {_mathtext(r.reactant_b)} (atom fraction)")
     else:
-        cmap = plt.get_cmap("viridis")
+        import matplotlib
+
+        cmap = matplotlib.colormaps["viridis"]
         same_b = len({r.reactant_b for r in rs}) == 1
         same_v = len({r.potential_V for r in rs}) == 1
 
@@ -95,18 +141,28 @@ def plot_reaction(results: ReactionResult | Sequence[ReactionResult], path: str 
     ax.set_ylim(ymin - 0.12 * span, ymax + 0.08 * span)
     ax.set_ylabel(_ylabel(rs))
     fig.tight_layout()
-    fig.savefig(p, dpi=200, bbox_inches="tight")
-    plt.close(fig)
-    return p
+    save_figure(fig, path, bbox_inches="tight")
+    return fig
 
 
-def plot_screening(rows: Sequence[dict], path: str | Path, electrolyte: str | None = None,
-                   anode: str | None = None, anode_potential_V: float | None = None, vmax: float = 6.0) -> Path:
-    """Ranked coatings: reaction energies (left) and windows vs the anode potential (right)."""
-    p = check_figure_path(path)
-    plt = _pyplot()
+def plot_screening(rows: Sequence[dict], path: str | Path | None = None, electrolyte: str | None = None,
+                   anode: str | None = None, anode_potential_V: float | None = None, vmax: float = 6.0,
+                   ax=None):
+    """Ranked coatings: reaction energies (left) and windows vs the anode potential (right); returns
+    the Figure. The anode and its potential come from the rows when not given. ``ax``: a pair of
+    axes to draw on; ``path``: also write the figure there."""
+    if path is not None:
+        check_figure_path(path)
     n = len(rows)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 0.38 * n + 1.8), sharey=True,
+    if anode is None and rows:
+        anode = rows[0].get("anode")
+    if anode_potential_V is None and rows:
+        anode_potential_V = rows[0].get("anode_potential_V")
+    if ax is not None:
+        ax1, ax2 = ax
+        fig = ax1.figure
+    else:
+        fig, (ax1, ax2) = new_axes(None, figsize=(10.0, 0.38 * n + 1.8), ncols=2, sharey=True,
                                    gridspec_kw={"width_ratios": [1.2, 1.0]})
     ys = [n - 1 - i for i in range(n)]
     h = 0.38
@@ -128,7 +184,7 @@ def plot_screening(rows: Sequence[dict], path: str | Path, electrolyte: str | No
         ax2.barh(y, min(hi, vmax) - lo, left=lo, color=color, height=0.6)
     if anode_potential_V is not None:
         ax2.axvline(anode_potential_V, color="#c0392b", lw=1.2, ls="--")
-        ax2.text(anode_potential_V, n - 0.4, f" anode {anode_potential_V:.2f} V", fontsize=7, color="#c0392b",
+        ax2.text(anode_potential_V, n - 0.4, f" {_mathtext(anode) if anode else 'anode'} {anode_potential_V:.2f} V", fontsize=7, color="#c0392b",
                  va="bottom")
     ax2.set_xlim(0, vmax)
     ax2.set_xlabel("coating window (V vs Li/Li$^+$)")
@@ -141,6 +197,5 @@ def plot_screening(rows: Sequence[dict], path: str | Path, electrolyte: str | No
         title += f": {_mathtext(electrolyte)} | coating | {_mathtext(anode)}"
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(p, dpi=200, bbox_inches="tight")
-    plt.close(fig)
-    return p
+    save_figure(fig, path, bbox_inches="tight")
+    return fig

@@ -51,7 +51,10 @@ non-Li atom of mixture.
 
 Reactions are written per formula unit of A as given (coefficient 1), or per formula unit
 of B at x = 1; in the open system the Li exchanged with the reservoir appears as ``Li`` on
-the side it is on. ``energy_eV_per_reaction`` is E_rxn for the reaction as written.
+the side it is on. ``energy_eV_per_reaction`` is E_rxn for the reaction as written. Each kink keeps
+the exact coefficients of its reaction (``Kink.equation``; the string shows 4 significant figures)
+and gives it as a pymatgen ``Reaction`` (``Kink.pmg_reaction``); ``ReactionResult.to_dataframe()``
+tabulates the kinks, and results serialise with monty (:mod:`sseflow.analysis.results`).
 """
 from __future__ import annotations
 
@@ -66,28 +69,36 @@ from sseflow.analysis.hull import PhaseSpace
 from sseflow.analysis.lp import INF, HighsLP
 from sseflow.analysis.piecewise import convex_kinks
 from sseflow.analysis.reference import ReferenceSet
-from sseflow.analysis.window import LI, WindowCalculator, reaction_string
+from sseflow.analysis.results import MSONResult, ReactionEquation
+from sseflow.analysis.window import LI, WindowCalculator
 
 _X_EPS = 1e-9       # x closer than this to 0 or 1 counts as the end point
 _PRODUCT_REL = 1e-7  # products below this atom fraction of the mixture are numerical dust
 
 
-@dataclass
-class Kink:
+@dataclass(eq=False)
+class Kink(MSONResult):
     x: float                      # atom fraction of B in the mixture of the normalised compositions
     energy_meV_per_atom: float    # E_rxn at x (per atom of mixture; per non-Li atom in the open system)
     reaction: str
     products: list[str]
     energy_eV_per_reaction: float = 0.0  # E_rxn of the reaction as written
     y: float = field(default=0.0, repr=False)  # the curve's own variable (= x in the closed system)
+    equation: ReactionEquation | None = field(default=None, repr=False)  # ``reaction``, exact coefficients
+
+    @property
+    def pmg_reaction(self):
+        """The reaction as written, as a pymatgen ``Reaction`` (per formula unit of A, of B at
+        x = 1; Li of the reservoir as reactant or product); None without an equation."""
+        return None if self.equation is None else self.equation.to_pymatgen()
 
     def to_dict(self) -> dict:
         return {"x": self.x, "energy_meV_per_atom": self.energy_meV_per_atom, "reaction": self.reaction,
                 "products": list(self.products), "energy_eV_per_reaction": self.energy_eV_per_reaction}
 
 
-@dataclass
-class ReactionResult:
+@dataclass(eq=False)
+class ReactionResult(MSONResult):
     reactant_a: str
     reactant_b: str
     potential_V: float | None
@@ -158,6 +169,21 @@ class ReactionResult:
             "reactant_energies": self.reactant_energies,
             "notes": list(self.notes),
         }
+
+    def to_dataframe(self):
+        """The kinks as a pandas DataFrame (the data of pymatgen's
+        ``InterfacialReactivity.get_dataframe``), one row per kink in x: ``x`` (atom fraction of
+        B), ``E_rxn (meV/atom)`` (per non-Li atom in the open system), ``E_rxn (eV/reaction)``,
+        ``reaction`` (as displayed), ``products`` and ``pmg_reaction`` (pymatgen ``Reaction``).
+        ``attrs`` hold the reactants, the potential and the normalisation."""
+        import pandas as pd
+
+        columns = ["x", "E_rxn (meV/atom)", "E_rxn (eV/reaction)", "reaction", "products", "pmg_reaction"]
+        df = pd.DataFrame([[k.x, k.energy_meV_per_atom, k.energy_eV_per_reaction, k.reaction, list(k.products),
+                            k.pmg_reaction] for k in self.kinks], columns=columns)
+        df.attrs.update(reactant_a=self.reactant_a, reactant_b=self.reactant_b, potential_V=self.potential_V,
+                        normalisation=self.normalisation)
+        return df
 
 
 def _x_of_y(y: float, fa: float, fb: float) -> float:
@@ -291,12 +317,14 @@ class ReactionCalculator:
         return _kinks(oracle)
 
     # ------------------------------------------------------------------ main entry
-    def react(self, a: str | dict, b: str | dict, potential: float | None = None,
+    def react(self, a, b, potential: float | None = None,
               energy_a: float | None = None, energy_b: float | None = None,
               include_decomposition: bool = False, use_hull_energy: bool = False,
               method: str = "simplex") -> ReactionResult:
         """The reaction curve of A (electrolyte) and B (electrode or coating).
 
+        ``a``, ``b``: formula strings, pymatgen Compositions, Structures or entries, ASE Atoms or
+        dicts {element: amount} (:mod:`sseflow.analysis.inputs`).
         ``potential``: None for the closed system, else V vs Li/Li+ (open to Li at mu_Li = -V).
         ``energy_a``/``energy_b``: formation energies (eV/atom) to use for the reactants.
         ``include_decomposition``: open system only, see the module notes.
@@ -309,10 +337,13 @@ class ReactionCalculator:
         """
         if method not in ("simplex", "tangents"):
             raise InputError(f"unknown kink method '{method}': use simplex or tangents")
-        comp_a = parse_formula(a) if isinstance(a, str) else dict(a)
-        comp_b = parse_formula(b) if isinstance(b, str) else dict(b)
-        name_a = a if isinstance(a, str) else formula_string(comp_a)
-        name_b = b if isinstance(b, str) else formula_string(comp_b)
+        if isinstance(a, str) and isinstance(b, str):
+            comp_a, comp_b, name_a, name_b = parse_formula(a), parse_formula(b), a, b
+        else:
+            from sseflow.analysis.inputs import named_composition
+
+            name_a, comp_a = named_composition(a, "reactant A")
+            name_b, comp_b = named_composition(b, "reactant B")
         if potential is None:
             return self._closed(comp_a, comp_b, name_a, name_b, energy_a, energy_b, use_hull_energy, method)
         return self._open(comp_a, comp_b, name_a, name_b, float(potential), energy_a, energy_b,
@@ -342,9 +373,10 @@ class ReactionCalculator:
                 s = nb / x
                 reac = [(name_a, (1.0 - x) * s / na), (name_b, 1.0)]
             prod = [(f_, c * s) for f_, c in self._formula_units(space, w, 1.0)]
+            eq = ReactionEquation(reac, prod)
             kinks.append(Kink(x=float(x), energy_meV_per_atom=float(e * 1000.0),
-                              reaction=reaction_string(reac, prod), products=[p for p, _ in prod],
-                              energy_eV_per_reaction=float(e * s), y=float(x)))
+                              reaction=str(eq), products=[p for p, _ in prod],
+                              energy_eV_per_reaction=float(e * s), y=float(x), equation=eq))
         notes = []
         for name, src in ((name_a, src_a), (name_b, src_b)):
             if src.startswith("hull (not"):
@@ -419,10 +451,11 @@ class ReactionCalculator:
                 reac.append((LI, li_out - li_in))
             elif li_in - li_out > 1e-9:
                 prod.append((LI, li_in - li_out))
+            eq = ReactionEquation(reac, prod)
             kinks.append(Kink(x=float(_x_of_y(y, fa, fb)), energy_meV_per_atom=float(e * 1000.0),
-                              reaction=reaction_string(reac, prod),
+                              reaction=str(eq),
                               products=products,
-                              energy_eV_per_reaction=float(e * s), y=float(y)))
+                              energy_eV_per_reaction=float(e * s), y=float(y), equation=eq))
         for name, src in ((name_a, src_a), (name_b, src_b)):
             if src.startswith("hull (not") and include_decomposition:
                 notes.append(self._hull_note(name))
@@ -582,9 +615,10 @@ def _minimum(kinks: list[Kink]) -> Kink:
     return next(k for k in kinks if k.energy_meV_per_atom <= e_min + 1e-6)
 
 
-def reaction_energy(a: str, b: str, reference: ReferenceSet, potential: float | None = None,
+def reaction_energy(a, b, reference: ReferenceSet, potential: float | None = None,
                     exclude: Iterable[str] = (), **kw) -> ReactionResult:
-    """One reaction curve (see :class:`ReactionCalculator` for many pairs)."""
+    """One reaction curve of A and B (formula strings, pymatgen Compositions, Structures or
+    entries, ASE Atoms or dicts {element: amount}; see :class:`ReactionCalculator` for many pairs)."""
     return ReactionCalculator(reference, exclude).react(a, b, potential=potential, **kw)
 
 

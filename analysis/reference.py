@@ -229,9 +229,19 @@ class ReferenceSet:
     @classmethod
     def from_entries(cls, entries: Iterable, source: str = "python") -> "ReferenceSet":
         """From :class:`Entry` objects, ``(formula, formation_energy_per_atom)`` pairs, or
-        pymatgen ``ComputedEntry``/``PDEntry`` objects (total energies, converted to
-        formation energies against the lowest elemental entry of each element)."""
-        items = list(entries)
+        pymatgen entries (``PDEntry``, ``ComputedEntry``, ``ComputedStructureEntry``) with
+        *total* energies (``entry.energy``, corrections included), converted to formation
+        energies per atom against the lowest-energy elemental entry of each element in the
+        list. Every element needs an elemental entry there; the systems of an element without
+        one cannot be used (a note says which). A pymatgen ``PhaseDiagram`` is read by
+        :meth:`from_phase_diagram`."""
+        if _is_phase_diagram(entries):
+            return cls.from_phase_diagram(entries, source)
+        try:
+            items = list(entries)
+        except TypeError:
+            raise InputError(f"cannot make a reference set from {type(entries).__name__}: give a list of "
+                             f"entries or (formula, formation energy per atom) pairs") from None
         ours: list[Entry] = []
         pmg: list = []
         notes: list[str] = []
@@ -257,6 +267,38 @@ class ReferenceSet:
             notes += n2
         ours, n3 = _clean(ours)
         return cls(ours, notes=notes + n3, source=source, unreferenced=unreferenced)
+
+    @classmethod
+    def from_phase_diagram(cls, pd, source: str = "phase diagram") -> "ReferenceSet":
+        """From a pymatgen ``PhaseDiagram``: every entry of ``pd.all_entries`` (stable or not) at
+        its formation energy per atom against the diagram's own elemental references
+        (``pd.get_form_energy_per_atom``), so hulls, energies above the hull and decompositions
+        are the diagram's. A ``GrandPotentialPhaseDiagram`` is refused: give the closed diagram
+        (windows and open-system reactions open Li themselves)."""
+        if not _is_phase_diagram(pd):
+            raise InputError(f"expected a pymatgen PhaseDiagram, not {type(pd).__name__}")
+        if getattr(pd, "chempots", None):
+            raise InputError("a grand-potential phase diagram cannot be a reference set: give the closed "
+                             "PhaseDiagram (sseflow opens the system to Li itself)")
+        out: list[Entry] = []
+        bad = 0
+        for k, it in enumerate(pd.all_entries):
+            what, eid, scheme = _pmg_labels(it, k, source)
+            comp = {str(el): float(a) for el, a in it.composition.get_el_amt_dict().items() if a > 0}
+            for el in comp:
+                if el not in ATOMIC_NUMBER:
+                    raise InputError(f"{what}: unknown element '{el}'")
+            ef = float(pd.get_form_energy_per_atom(it))
+            if not math.isfinite(ef):
+                bad += 1
+                continue
+            name = formula_string(comp)
+            out.append(Entry(name, comp, check_energy(ef, f"{what}, {name}"), eid, scheme))
+        if not out:
+            raise InputError(f"{source}: the phase diagram has no entries with a finite energy")
+        notes = [f"{bad} entries with non-finite energy were skipped"] if bad else []
+        out, n2 = _clean(out)
+        return cls(out, notes=notes + n2, source=source)
 
     @classmethod
     def from_entries_json(cls, path: str | os.PathLike) -> "ReferenceSet":
@@ -534,6 +576,20 @@ def _clean(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
     return out, notes
 
 
+def _is_phase_diagram(obj) -> bool:
+    return hasattr(obj, "all_entries") and hasattr(obj, "el_refs") and hasattr(obj, "get_form_energy_per_atom")
+
+
+def _pmg_labels(it, k: int, source: str) -> tuple[str, str, str | None]:
+    """(where, for messages; entry id; correction scheme) of the ``k``-th pymatgen entry."""
+    eid0 = getattr(it, "entry_id", None)
+    what = f"{source}: entry {k + 1}" + (f" ({eid0})" if eid0 else "")
+    scheme = (getattr(it, "parameters", None) or {}).get("correction_scheme") if hasattr(it, "parameters") else None
+    if getattr(it, "energy_adjustments", None):
+        scheme = scheme or "+".join(sorted({type(a).__name__ for a in it.energy_adjustments}))
+    return what, str(eid0 or f"{source}:{k}"), scheme
+
+
 def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[str], set[str]]:
     """Convert pymatgen entries (total energies) to formation energies per atom."""
     notes: list[str] = []
@@ -543,8 +599,7 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
     bad = 0
     for k, it in enumerate(items):
         amounts = {str(el): float(a) for el, a in it.composition.get_el_amt_dict().items()}
-        eid0 = getattr(it, "entry_id", None)
-        what = f"{source}: entry {k + 1}" + (f" ({eid0})" if eid0 else "")
+        what, eid, scheme = _pmg_labels(it, k, source)
         for el, a in amounts.items():
             if el not in ATOMIC_NUMBER:
                 raise InputError(f"{what}: unknown element '{el}'")
@@ -557,11 +612,6 @@ def _from_total_energies(items: list, source: str) -> tuple[list[Entry], list[st
             bad += 1
             continue
         epa = e / n
-        eid = str(getattr(it, "entry_id", None) or f"{source}:{k}")
-        scheme = (getattr(it, "parameters", None) or {}).get("correction_scheme") if hasattr(it, "parameters") else None
-        if hasattr(it, "energy_adjustments") and it.energy_adjustments:
-            names = sorted({type(a).__name__ for a in it.energy_adjustments})
-            scheme = scheme or ("+".join(names))
         schemes.add(scheme)
         rows.append((formula_string(comp), comp, epa, eid, scheme, what))
         if len(comp) == 1:

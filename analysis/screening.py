@@ -44,6 +44,7 @@ from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula, reduced_formula_of
 from sseflow.analysis.reactions import ReactionCalculator
 from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.results import MSONResult
 from sseflow.analysis.window import WindowCalculator
 
 #: Coatings and interlayers reported for Li and Si anodes with sulfide, oxide and halide
@@ -58,14 +59,27 @@ STABLE_TOL_MEV = 1.0
 POTENTIAL_TOL_V = 1e-3
 
 
-@dataclass
-class Screening:
+@dataclass(eq=False)
+class Screening(MSONResult):
     electrolyte: str
     anode: str
     anode_potential_V: float
     rows: list[dict]
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (candidate, why)
     baseline: dict | None = None      # the electrolyte's own reaction with the anode
+
+    def __post_init__(self):
+        self.skipped = [tuple(s) for s in self.skipped]   # JSON gives (candidate, why) back as lists
+
+    def to_dataframe(self):
+        """The ranked rows as a pandas DataFrame, one row per candidate in rank order, one column
+        per row key (``rank``, ``candidate``, ``coating_reduction_V`` ... ``verdict``). ``attrs``
+        hold the electrolyte, the anode and its potential."""
+        import pandas as pd
+
+        df = pd.DataFrame([dict(r) for r in self.rows], columns=list(self.rows[0]) if self.rows else None)
+        df.attrs.update(electrolyte=self.electrolyte, anode=self.anode, anode_potential_V=self.anode_potential_V)
+        return df
 
     @property
     def notes(self) -> list[str]:
@@ -91,17 +105,19 @@ def _covered(calc: WindowCalculator, formula: str) -> str | None:
     return None
 
 
-def screen(electrolyte: str, anode: str, reference: ReferenceSet, candidates: Sequence[str] | None = None,
+def screen(electrolyte, anode, reference: ReferenceSet, candidates: Sequence | None = None,
            exclude: Iterable[str] = (), calculator: ReactionCalculator | None = None) -> Screening:
     """Rank ``candidates`` (default :data:`DEFAULT_CANDIDATES`) as interlayers between
-    ``electrolyte`` and ``anode``."""
+    ``electrolyte`` and ``anode``. Each may be a formula string, a pymatgen Composition,
+    Structure or entry, an ASE Atoms or a dict {element: amount}; structures, Atoms and entries
+    are screened as their reduced formula (:mod:`sseflow.analysis.inputs`)."""
+    from sseflow.analysis.inputs import as_formula
+
     rc = calculator or ReactionCalculator(reference, exclude)
     calc = rc.windows
-    parse_formula(electrolyte)
-    anode = anode_formula(anode)
-    cands = list(candidates) if candidates else list(DEFAULT_CANDIDATES)
-    for c in cands:
-        parse_formula(c)
+    electrolyte = as_formula(electrolyte, "electrolyte")
+    anode = anode_formula(anode if isinstance(anode, str) else as_formula(anode, "anode"))
+    cands = [as_formula(c, "candidate") for c in candidates] if candidates else list(DEFAULT_CANDIDATES)
     an = anode_phase(calc, anode)
     v_anode = an.potential_V
     el_window = calc.window(electrolyte, profile=False)

@@ -1,4 +1,22 @@
-"""Stability-window tables as Markdown, CSV, LaTeX, JSON or plain text."""
+"""Stability-window and reaction tables as Markdown, CSV, LaTeX, JSON or plain text.
+
+LaTeX tables use booktabs (``\\usepackage{booktabs}``: ``\\toprule``, ``\\midrule``,
+``\\bottomrule``), a real minus (``$-$``), a ``table`` float with ``\\caption`` and
+``\\label`` stubs, and ``--`` (never words) in numeric columns.
+
+Flags (Markdown and LaTeX: a marker after the material and a footnote; CSV/JSON: the
+``in_reference`` and ``e_above_hull_meV`` columns):
+
+* ``a``: the composition is not in the reference set (its energy is the hull energy at that
+  composition, so it has no E_hull of its own);
+* ``b``: the material is above the convex hull (by at least :data:`ABOVE_HULL_MEV`).
+
+Reaction tables (:func:`reaction_rows`, :func:`format_reactions`) use one convention, stated
+in their caption: the *mutual* reaction energy, measured from the line joining the end
+points of the curve, so that a reactant above the hull does not lend its own decomposition
+energy to the reaction (the same convention as the interlayer screening). Each reactant's
+own decomposition energy (the curve at x = 0 and x = 1) is given in separate columns.
+"""
 from __future__ import annotations
 
 import csv
@@ -16,6 +34,63 @@ HEADERS = {
     "oxidation_products": "Products at oxidation",
     "e_above_hull_meV": "E_hull (meV/atom)",
 }
+
+
+#: A material this far above the hull (meV/atom) or more is flagged as above the hull.
+ABOVE_HULL_MEV = 0.5
+MARKS = {"not_in_reference": "a", "above_hull": "b"}
+FOOTNOTES = {
+    "not_in_reference": "not in the reference set: energy taken as the hull energy at its composition",
+    "above_hull": "above the convex hull (metastable): the window is that of the metastable phase",
+}
+WINDOW_CAPTION = ("Electrochemical stability windows (V vs Li/Li$^+$) and the phases formed at each limit; "
+                  "$E_\\mathrm{hull}$: energy above the convex hull.")
+
+
+def flags(row: dict) -> list[str]:
+    """``not_in_reference`` and/or ``above_hull`` for a window row (or payload)."""
+    out = []
+    if row.get("in_reference") is False or ("in_reference" not in row and row.get("e_above_hull_meV") is None):
+        out.append("not_in_reference")
+    e = row.get("e_above_hull_meV")
+    if e is not None and e >= ABOVE_HULL_MEV:
+        out.append("above_hull")
+    return out
+
+
+def _marked(name: str, row: dict, fmt: str) -> str:
+    m = ",".join(MARKS[f] for f in flags(row))
+    if not m:
+        return name
+    return f"{name}$^{{{m}}}$" if fmt == "latex" else f"{name}<sup>{m}</sup>"
+
+
+def _footnotes(rows: Sequence[dict], fmt: str) -> list[str]:
+    used = [f for f in MARKS if any(f in flags(r) for r in rows)]
+    if fmt == "latex":
+        return [f"$^{{{MARKS[f]}}}$ {FOOTNOTES[f]}" for f in used]
+    return [f"<sup>{MARKS[f]}</sup> {FOOTNOTES[f]}" for f in used]
+
+
+def tex_number(text: str) -> str:
+    """A number cell for LaTeX: a real minus sign, ``--`` for a missing value."""
+    if text in ("", "-", "--", "n/a", None):
+        return "--"
+    return f"$-${text[1:]}" if text.startswith("-") else text
+
+
+def latex_table(spec: str, head: list[str], body: list[list[str]], caption: str, label: str,
+                notes: Sequence[str] = ()) -> str:
+    """A booktabs table float: caption and label stubs, footnotes under the rule."""
+    lines = ["% booktabs table: needs \\usepackage{booktabs}", r"\begin{table}", r"\centering",
+             rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(head) + r" \\", r"\midrule"]
+    lines += [" & ".join(b) + r" \\" for b in body]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if notes:
+        lines += [r"\par\smallskip", r"{\footnotesize " + r" \\ ".join(notes) + "}"]
+    lines += [r"\end{table}"]
+    return "\n".join(lines) + "\n"
 
 
 def window_rows(results: Sequence[dict]) -> list[dict]:
@@ -90,22 +165,30 @@ def format_table(rows: Sequence[dict], fmt: str) -> str:
         head = _with_t(rows, [HEADERS[c] for c in COLUMNS], "T (K)")
         align = _with_t(rows, ["---"] + ["---:"] * 2 + ["---"] * 2 + ["---:"], "---:")
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-        lines += ["| " + " | ".join(_with_t(rows, _cells(r), _t(r))) + " |" for r in rows]
+        for r in rows:
+            c = _cells(r)
+            c[0] = _marked(c[0], r, "md")
+            lines.append("| " + " | ".join(_with_t(rows, c, _t(r))) + " |")
+        notes = _footnotes(rows, "md")
+        if notes:
+            lines += [""] + [n + "  " if i < len(notes) - 1 else n for i, n in enumerate(notes)]
         return "\n".join(lines) + "\n"
     if fmt == "latex":
         spec = "lrrrllr" if has_t else "lrrllr"
         head = _with_t(rows, ["Material", r"$V_\mathrm{red}$ (V)", r"$V_\mathrm{ox}$ (V)", "Reduction products",
                               "Oxidation products", r"$E_\mathrm{hull}$ (meV/atom)"], "$T$ (K)")
-        lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
+        body = []
         for r in rows:
             c = _cells(r)
-            red = ", ".join(_latex_formula(p) for p in r["reduction_products"]) or "stable vs Li"
+            red = ", ".join(_latex_formula(p) for p in r["reduction_products"]) or "--"
             ox = ", ".join(_latex_formula(p) for p in r["oxidation_products"]) or "--"
             eh = "--" if r["e_above_hull_meV"] is None else f"{r['e_above_hull_meV']:.0f}"
-            cells = _with_t(rows, [_latex_formula(c[0]), c[1], c[2], red, ox, eh], _t(r))
-            lines.append(" & ".join(cells) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines) + "\n"
+            t = "--" if r.get("temperature_K") is None else f"{r['temperature_K']:g}"
+            body.append(_with_t(rows, [_marked(_latex_formula(c[0]), r, "latex"), tex_number(c[1]),
+                                       tex_number(c[2]), red, ox, tex_number(eh)], t))
+        notes = ["Reduction products ``--'': stable against Li metal; oxidation products ``--'': no "
+                 "oxidation limit."] + _footnotes(rows, "latex")
+        return latex_table(spec, head, body, WINDOW_CAPTION, "tab:windows", notes)
     if fmt == "text":
         head = _with_t(rows, ["material", "V_red", "V_ox", "E_hull meV/at", "reduction products",
                               "oxidation products"], "T (K)")
@@ -116,4 +199,122 @@ def format_table(rows: Sequence[dict], fmt: str) -> str:
         out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
         out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
         return "\n".join(out) + "\n"
+    raise ValueError(f"unknown table format '{fmt}'")
+
+
+# --------------------------------------------------------------------------- reactions
+
+REACTION_CONVENTION = ("mutual reaction energy: measured from the line joining the end points of the curve, so "
+                       "that neither reactant's own decomposition (listed separately at x = 0 and x = 1) is counted")
+REACTION_COLUMNS = ("electrolyte", "partner", "potential_V", "x_min", "E_mutual_meV_per_atom", "products",
+                    "reaction", "E_self_electrolyte_meV_per_atom", "E_self_partner_meV_per_atom")
+NO_REACTION_MEV = 1.0
+
+
+def _non_li_fraction(formula: str) -> float:
+    from sseflow.analysis.formula import parse_formula
+
+    comp = parse_formula(formula)
+    n = sum(comp.values())
+    return (n - comp.get("Li", 0.0)) / n if n else 1.0
+
+
+def _curve_variable(x: float, potential, fa: float, fb: float) -> float:
+    """The variable E_rxn is piecewise linear in: x (closed system), the non-Li fraction y (open)."""
+    if potential is None:
+        return x
+    den = (1.0 - x) * fa + x * fb
+    return 0.0 if den <= 0 else x * fb / den
+
+
+def reaction_rows(payloads: Sequence[dict]) -> list[dict]:
+    """Table rows (one convention: mutual reaction energy) from reaction payloads or stored documents.
+
+    Rows already in table form (from ``report.json``) are returned unchanged.
+    """
+    rows = []
+    for p in payloads:
+        if "E_mutual_meV_per_atom" in p or "mutual" in p:
+            rows.append(dict(p.get("mutual") or p))
+            continue
+        kinks = list(p.get("kinks") or [])
+        if not kinks:
+            m = p["minimum"]
+            kinks = [{"x": 0.0, "energy_meV_per_atom": 0.0, "products": [], "reaction": ""}, m,
+                     {"x": 1.0, "energy_meV_per_atom": 0.0, "products": [], "reaction": ""}]
+        kinks = sorted(kinks, key=lambda k: k["x"])
+        v = p.get("potential_V")
+        fa, fb = _non_li_fraction(p["reactant_a"]), _non_li_fraction(p["reactant_b"])
+        e0, e1 = kinks[0]["energy_meV_per_atom"], kinks[-1]["energy_meV_per_atom"]
+        e0, e1 = (0.0 if abs(e0) < 0.05 else e0), (0.0 if abs(e1) < 0.05 else e1)
+        best, best_e = None, 0.0
+        for k in kinks:
+            y = _curve_variable(k["x"], v, fa, fb)
+            e = k["energy_meV_per_atom"] - (1.0 - y) * e0 - y * e1
+            if best is None or e < best_e - 1e-9:
+                best, best_e = k, e
+        reacts = best_e < -NO_REACTION_MEV
+        rows.append({"electrolyte": p["reactant_a"], "partner": p["reactant_b"], "potential_V": v,
+                     "x_min": best["x"] if reacts else None, "E_mutual_meV_per_atom": 0.0 if abs(best_e) < 0.05 else best_e,
+                     "products": list(best["products"]) if reacts else [],
+                     "reaction": best["reaction"] if reacts else "",
+                     "E_self_electrolyte_meV_per_atom": e0, "E_self_partner_meV_per_atom": e1})
+    return rows
+
+
+def _pot(v) -> str:
+    return "chemical" if v is None else f"{v:g}"
+
+
+def format_reactions(rows: Sequence[dict], fmt: str) -> str:
+    """Reaction table (rows of :func:`reaction_rows`) as md, csv, latex or text; states its convention."""
+    fmt = fmt.lower()
+    if fmt == "json":
+        return json.dumps(list(rows), indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(REACTION_COLUMNS)
+        for r in rows:
+            w.writerow([r["electrolyte"], r["partner"], "" if r["potential_V"] is None else f"{r['potential_V']:g}",
+                        "" if r["x_min"] is None else f"{r['x_min']:.4f}", f"{r['E_mutual_meV_per_atom']:.1f}",
+                        " + ".join(r["products"]), r["reaction"], f"{r['E_self_electrolyte_meV_per_atom']:.1f}",
+                        f"{r['E_self_partner_meV_per_atom']:.1f}"])
+        return buf.getvalue()
+    cells = [[r["electrolyte"], r["partner"], _pot(r["potential_V"]), _num(r["x_min"], 4),
+              f"{r['E_mutual_meV_per_atom']:.1f}", " + ".join(r["products"]) or "no reaction", r["reaction"] or "-",
+              f"{r['E_self_electrolyte_meV_per_atom']:.1f}", f"{r['E_self_partner_meV_per_atom']:.1f}"] for r in rows]
+    at_v = any(r["potential_V"] is not None for r in rows)
+    unit = "meV/atom of mixture" + ("; per non-Li atom at a potential" if at_v else "")
+    if fmt == "md":
+        titles = ["Electrolyte", "Partner", "Potential (V)", "x at minimum", "E_rxn mutual (meV/atom)", "Products",
+                  "Reaction", "E_self electrolyte (x=0)", "E_self partner (x=1)"]
+        lines = ["| " + " | ".join(titles) + " |", "|---|---|---:|---:|---:|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        lines += ["", f"E_rxn: {REACTION_CONVENTION} ({unit}); x: atom fraction of the partner; potential "
+                      "'chemical': closed system, otherwise open to Li at that potential (V vs Li/Li+)."]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        import re
+
+        def tex(f):
+            return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
+
+        head = ["Electrolyte", "Partner", "$V$ (V)", r"$x_\mathrm{min}$", r"$E_\mathrm{rxn}$ (meV/atom)", "Products",
+                r"$E_\mathrm{self}^\mathrm{SE}$", r"$E_\mathrm{self}^\mathrm{partner}$"]
+        body = []
+        for r, c in zip(rows, cells):
+            prods = ", ".join(tex(p) for p in r["products"]) or "--"
+            body.append([tex(c[0]), tex(c[1]), "--" if r["potential_V"] is None else c[2], tex_number(c[3]),
+                         tex_number(c[4]), prods, tex_number(c[7]), tex_number(c[8])])
+        caption = (rf"Interfacial reactions: most negative $E_\mathrm{{rxn}}$ ({unit}), {REACTION_CONVENTION}; "
+                   r"$E_\mathrm{self}$: the curve at $x = 0$ (electrolyte) and $x = 1$ (partner).")
+        notes = [r"$V$ ``--'': chemical reaction (closed system); otherwise open to Li at $V$ vs Li/Li$^+$. "
+                 r"Products ``--'': no reaction."]
+        return latex_table("llrrrlrr", head, body, caption, "tab:reactions", notes)
+    if fmt == "text":
+        head = ["electrolyte", "partner", "potential_V", "x_min", "E_mutual_meV", "products"]
+        table = [head] + [c[:6] for c in cells]
+        widths = [max(len(x[i]) for x in table) for i in range(len(head))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
     raise ValueError(f"unknown table format '{fmt}'")

@@ -48,6 +48,7 @@ import numpy as np
 from sseflow.analysis.entries import Entry
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import reduced_formula, reduced_formula_of
+from sseflow.analysis.results import MSONResult
 
 KB = 8.617333262e-5            # eV/K
 EV_PER_KJMOL = 1.0 / 96.48533212331002
@@ -173,8 +174,11 @@ def gas_entropy(element: str, temperature: float, pressure_Pa: float = P_STANDAR
 # ---------------------------------------------------------------------------- free-energy tables
 
 @dataclass(frozen=True, eq=False)
-class FreeEnergyTable:
-    """F(T) per atom of one phase on a temperature grid (linear interpolation inside it)."""
+class FreeEnergyTable(MSONResult):
+    """F(T) per atom of one phase on a temperature grid (linear interpolation inside it).
+
+    Tables compare by value (arrays element by element) and serialise with monty
+    (``as_dict``/``from_dict``, arrays kept as float arrays)."""
 
     formula: str
     temperatures: np.ndarray
@@ -193,6 +197,9 @@ class FreeEnergyTable:
             t, f = t[order], f[order]
         object.__setattr__(self, "temperatures", t)
         object.__setattr__(self, "free_energy", f)
+
+    def __hash__(self) -> int:   # consistent with the value equality: equal tables hash alike
+        return hash((self.formula, self.source, self.flagged, self.note, self.temperatures.size))
 
     def __call__(self, temperatures) -> np.ndarray:
         t = np.atleast_1d(np.asarray(temperatures, dtype=float))
@@ -241,8 +248,8 @@ def crossover_temperatures(temperatures, g_a, g_b) -> list[float]:
 
 # ---------------------------------------------------------------------------- entries at T
 
-@dataclass
-class ThermoReport:
+@dataclass(eq=False)
+class ThermoReport(MSONResult):
     """What :func:`entries_at_temperature` did at one temperature."""
 
     temperature_K: float

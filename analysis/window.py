@@ -13,6 +13,10 @@ per atom, so mu_Li(metal) = 0 and V = -mu_Li.
   :func:`sseflow.analysis.piecewise.convex_kinks`.
 * Decomposition energies at a potential V are grand-potential differences
   (Phi_hull - Phi_phase) at mu_Li = -V, per atom of the composition, in meV/atom.
+* The reactions at the limits and of each profile step keep their exact coefficients
+  (``reduction_equation``, ``oxidation_equation``, ``ProfileStep.equation``) and are given as
+  pymatgen ``Reaction`` objects (``reduction_pmg_reaction``, ``oxidation_pmg_reaction``,
+  ``ProfileStep.pmg_reaction``); results serialise with monty (:mod:`sseflow.analysis.results`).
 """
 from __future__ import annotations
 
@@ -26,25 +30,33 @@ from sseflow.analysis.formula import formula_string, parse_formula, chemsys as c
 from sseflow.analysis.hull import Decomposition, PhaseSpace
 from sseflow.analysis.piecewise import convex_kinks
 from sseflow.analysis.reference import ReferenceSet
+from sseflow.analysis.results import MSONResult, ReactionEquation, format_reaction
 
 LI = "Li"
 _DELTA = 1e-6  # eV: step off a critical potential to read the neighbouring assemblage
 
 
-@dataclass
-class ProfileStep:
+@dataclass(eq=False)
+class ProfileStep(MSONResult):
     potential_V: float       # lower end of the potential range where this assemblage is in equilibrium
     li_per_formula: float    # Li taken up (+) or released (-) per formula unit of the composition
     reaction: str
     products: list[str]
+    equation: ReactionEquation | None = field(default=None, repr=False)   # ``reaction``, exact coefficients
+
+    @property
+    def pmg_reaction(self):
+        """The step's reaction as a pymatgen ``Reaction`` (Li as reactant or product, as in
+        ``reaction``); None when the step carries no equation."""
+        return None if self.equation is None else self.equation.to_pymatgen()
 
     def to_dict(self) -> dict:
         return {"potential_V": self.potential_V, "li_per_formula": self.li_per_formula,
                 "reaction": self.reaction, "products": self.products}
 
 
-@dataclass
-class WindowResult:
+@dataclass(eq=False)
+class WindowResult(MSONResult):
     formula: str
     chemsys: str
     reduction_V: float
@@ -60,30 +72,48 @@ class WindowResult:
     profile: list[ProfileStep] = field(default_factory=list)
     phase_assemblage: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the reactions at the two limits with their exact coefficients (None: no reaction)
+    reduction_equation: ReactionEquation | None = field(default=None, repr=False)
+    oxidation_equation: ReactionEquation | None = field(default=None, repr=False)
+
+    @property
+    def reduction_pmg_reaction(self):
+        """``reduction_reaction`` as a pymatgen ``Reaction`` (Li a reactant), or None."""
+        return None if self.reduction_equation is None else self.reduction_equation.to_pymatgen()
+
+    @property
+    def oxidation_pmg_reaction(self):
+        """``oxidation_reaction`` as a pymatgen ``Reaction`` (Li a product), or None."""
+        return None if self.oxidation_equation is None else self.oxidation_equation.to_pymatgen()
 
     def to_dict(self) -> dict:
+        """The display payload (CLI, tables, stored documents): strings, no equations; for a
+        full, loss-free dict use ``as_dict()``."""
         d = asdict(self)
         d["profile"] = [p.to_dict() for p in self.profile]
+        del d["reduction_equation"], d["oxidation_equation"]
         return d
 
+    def to_dataframe(self):
+        """The Li evolution profile as a pandas DataFrame, one row per step from 0 V upwards:
+        ``potential_V``, ``li_per_formula``, ``reaction``, ``products``, ``pmg_reaction``
+        (pymatgen ``Reaction``). ``attrs`` hold the formula and the window."""
+        import pandas as pd
 
-def _fmt_coeff(x: float) -> str:
-    if abs(x - 1.0) < 1e-6:
-        return ""
-    if abs(x - round(x)) < 1e-6:
-        return f"{int(round(x))} "
-    return f"{x:.4g} "
+        df = pd.DataFrame([{"potential_V": p.potential_V, "li_per_formula": p.li_per_formula,
+                            "reaction": p.reaction, "products": list(p.products),
+                            "pmg_reaction": p.pmg_reaction} for p in self.profile],
+                          columns=["potential_V", "li_per_formula", "reaction", "products", "pmg_reaction"])
+        df.attrs.update(formula=self.formula, reduction_V=self.reduction_V, oxidation_V=self.oxidation_V)
+        return df
 
 
 def reaction_string(reactants: Sequence[tuple[str, float]], products: Sequence[tuple[str, float]]) -> str:
     """'Li3PS4 + 8 Li -> 4 Li2S + Li3P' from (formula, coefficient) pairs."""
-    def side(items):
-        items = [(f, c) for f, c in items if c > 1e-9]
-        return " + ".join(f"{_fmt_coeff(c)}{f}" for f, c in items) or "(nothing)"
-    return f"{side(reactants)} -> {side(products)}"
+    return format_reaction(reactants, products)
 
 
-def li_reaction(name: str, dec: Decomposition, li_gained: float) -> str:
+def li_equation(name: str, dec: Decomposition, li_gained: float) -> ReactionEquation:
     """'name + n Li -> products' (Li taken up) or 'name -> products + n Li' (Li released)."""
     reac = [(name, 1.0)]
     prod = dec.formula_units()
@@ -91,7 +121,12 @@ def li_reaction(name: str, dec: Decomposition, li_gained: float) -> str:
         reac.append((LI, li_gained))
     elif li_gained < -1e-9:
         prod = prod + [(LI, -li_gained)]
-    return reaction_string(reac, prod)
+    return ReactionEquation(reac, prod)
+
+
+def li_reaction(name: str, dec: Decomposition, li_gained: float) -> str:
+    """The string of :func:`li_equation`."""
+    return str(li_equation(name, dec, li_gained))
 
 
 class WindowCalculator:
@@ -110,9 +145,15 @@ class WindowCalculator:
         return self._spaces[key]
 
     # ------------------------------------------------------------------
-    def window(self, formula: str | dict, profile: bool = True) -> WindowResult:
-        comp = parse_formula(formula) if isinstance(formula, str) else dict(formula)
-        name = formula if isinstance(formula, str) else formula_string(comp)
+    def window(self, formula, profile: bool = True) -> WindowResult:
+        """``formula``: a formula string, a pymatgen Composition, Structure or entry, an ASE Atoms
+        or a dict {element: amount} (:mod:`sseflow.analysis.inputs`)."""
+        if isinstance(formula, str):
+            comp, name = parse_formula(formula), formula
+        else:
+            from sseflow.analysis.inputs import named_composition
+
+            name, comp = named_composition(formula)
         elements = set(comp) | {LI}
         space = self.space(elements)
         b = space.vector(comp)
@@ -140,8 +181,8 @@ class WindowCalculator:
         def step(mu: float) -> Decomposition:
             return space.grand_hull(b, LI, mu)
 
-        def rxn(dec: Decomposition) -> str:
-            return li_reaction(name, dec, dec.open_amount - b[k])
+        def rxn(dec: Decomposition) -> ReactionEquation:
+            return li_equation(name, dec, dec.open_amount - b[k])
 
         if v_red <= 1e-9:
             red_rxn, red_products = None, []
@@ -166,8 +207,8 @@ class WindowCalculator:
             chemsys=chemsys_of(dict.fromkeys(elements)),
             reduction_V=v_red,
             oxidation_V=v_ox,
-            reduction_reaction=red_rxn,
-            oxidation_reaction=ox_rxn,
+            reduction_reaction=None if red_rxn is None else str(red_rxn),
+            oxidation_reaction=None if ox_rxn is None else str(ox_rxn),
             reduction_products=red_products,
             oxidation_products=ox_products,
             e_above_hull_meV=e_hull_meV,
@@ -176,6 +217,8 @@ class WindowCalculator:
             decomposition_energy_5V_meV=decomposition_energy(5.0),
             phase_assemblage=hull.products,
             notes=notes,
+            reduction_equation=red_rxn,
+            oxidation_equation=ox_rxn,
         )
         if profile:
             result.profile = self.profile(comp, name)
@@ -215,11 +258,13 @@ class WindowCalculator:
                 t2, f2, _ = kinks[i + 1]
                 v = max(0.0, -(f2 - f) / (t2 - t))
             dli = t - b[k]
-            steps.append(ProfileStep(v, float(dli), li_reaction(name, dec, dli), dec.products))
+            eq = li_equation(name, dec, dli)
+            steps.append(ProfileStep(v, float(dli), str(eq), dec.products, eq))
         return steps
 
 
-def stability_window(formula: str | dict, reference: ReferenceSet, exclude: Iterable[str] = (),
+def stability_window(formula, reference: ReferenceSet, exclude: Iterable[str] = (),
                      profile: bool = True) -> WindowResult:
-    """Stability window of one composition (see :class:`WindowCalculator` for many)."""
+    """Stability window of one composition: a formula string, a pymatgen Composition, Structure
+    or entry, an ASE Atoms or a dict {element: amount} (see :class:`WindowCalculator` for many)."""
     return WindowCalculator(reference, exclude).window(formula, profile=profile)

@@ -39,7 +39,7 @@ def pins(text: str) -> dict[str, str]:
     for line in text.splitlines():
         m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)", line.strip())
         if m:
-            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2).split("+")[0]  # 2.13.0+cpu: 2.13.0
     return out
 
 

@@ -33,10 +33,14 @@ _EXPORTS = {
     "ReactionResult": "sseflow.analysis.reactions",
     "screen": "sseflow.analysis.screening",
     "InputError": "sseflow.analysis.errors",
+    # compositions from pymatgen / ASE objects
+    "as_formula": "sseflow.analysis.inputs",
+    "as_composition_dict": "sseflow.analysis.inputs",
     # structures, studies, the store
     "get_structure": "sseflow.workflows.structures.library",
     "Study": "sseflow.workflows.study",
     "load_study": "sseflow.workflows.study",
+    "build_workflow": "sseflow.workflows.builders",
     "open_store": "sseflow.workflows.store",
     "get_launchpad": "sseflow.workflows.store",
 }

@@ -305,12 +305,14 @@ def test_bad_auth_mechanism_is_one_line_without_warnings(tmp_path):
 
 DISK_FULL = """
 import errno, sys
-import sseflow.workflows.store.client as client
+import sseflow.workflows.store.client  # noqa: F401  (loads every store module that writes files)
 
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
-client.atomic_write_text = full
+for name, mod in list(sys.modules.items()):  # every store module that writes through it
+    if name.startswith("sseflow.workflows.store") and hasattr(mod, "atomic_write_text"):
+        mod.atomic_write_text = full
 from sseflow.workflows.cli.main import main
 main(sys.argv[1:])
 """

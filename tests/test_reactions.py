@@ -256,8 +256,11 @@ def test_plots_of_several_curves(tmp_path):
 
     c = calc(AL_SB)
     same_pair = [c.react("Al", "Sb")] + [c.react("Al", "Sb", potential=v) for v in (0.0, 3.0)]
-    assert plot_reaction(same_pair, tmp_path / "pots.svg").stat().st_size > 1000
+    fig = plot_reaction(same_pair, tmp_path / "pots.svg")  # the Figure, also written to the file
+    assert len(fig.axes[0].lines) >= 3 * 3 and (tmp_path / "pots.svg").stat().st_size > 1000
     partners = [c.react("Al", b) for b in ("Sb", "LiAlSb")]
-    assert plot_reaction(partners, tmp_path / "partners.pdf").stat().st_size > 1000
+    plot_reaction(partners, tmp_path / "partners.pdf")
+    assert (tmp_path / "partners.pdf").stat().st_size > 1000
+    assert plot_reaction([r.to_dict() for r in partners]).axes[0].get_legend() is not None  # payloads, no file
     with pytest.raises(InputError):
         plot_reaction(partners, tmp_path / "x.gif")

@@ -2,7 +2,8 @@
 
 Symbolic links are written through, every route to a store file takes one lock, a save never
 overwrites a file that changed since this process loaded it, FireWorks' own clients cannot
-rewrite or clobber the file, a read-only store can still be read, a store held by a run can be
+rewrite or clobber the file, a stale copy written back by FireWorks alone is undone (or, when it
+added documents, refused until reconciled), a read-only store can still be read, a store held by a run can be
 queried read-only, and ``db import`` is linear with one save. Child processes are used wherever
 another process is the point.
 """
@@ -320,6 +321,8 @@ def test_a_read_only_store_can_be_read_and_no_lock_file_is_created(env, kind):
     store_client.close_all()
     (folder / "store.json.lock").unlink()
     content = path.read_bytes()
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["store.json", "store.json.sseflow-last", "store.json.sseflow-last.json"]
     prefix = _read_only_runner(kind, folder)
     try:
         r = cli(env, "query", "windows", "--config", spec, "--json", prefix=prefix)
@@ -337,7 +340,7 @@ def test_a_read_only_store_can_be_read_and_no_lock_file_is_created(env, kind):
         assert r.returncode == 2 and "read-only" in one_line(r.stderr)
     finally:
         folder.chmod(0o755)
-    assert sorted(p.name for p in folder.iterdir()) == ["store.json"]  # no lock file, no temporary file
+    assert sorted(p.name for p in folder.iterdir()) == files  # no lock file, no temporary file
     assert path.read_bytes() == content
 
 
@@ -424,3 +427,130 @@ def test_import_of_thousands_of_documents_is_one_save_and_linear(env, capsys, mo
     stored = docs_of(path, "windows")
     assert [d["formula"] for d in stored] == [f"Na{i}S" for i in range(n)]
     assert handle.db.windows.count_documents({}) == n
+
+
+# --------------------------------------------------------------------------- a stale copy written back by FireWorks alone
+
+BARE_FIREWORKS = """
+import sys
+from fireworks import LaunchPad
+lp = LaunchPad(name="sseflow")
+if sys.argv[1] == "create":
+    lp.reset("", require_password=False)
+print(len(lp.get_wf_ids()), flush=True)
+if sys.argv[1] != "create":
+    sys.stdin.readline()  # the store is loaded: sseflow writes meanwhile
+if sys.argv[1] in ("write", "create"):
+    from fireworks import Firework, ScriptTask
+    lp.add_wf(Firework(ScriptTask.from_str("echo f"), name="from-fireworks"))
+assert not any(m.split(".")[0] == "sseflow" for m in sys.modules), "sseflow was imported"
+"""
+
+
+def _bare_fireworks_around(env, path: Path, action: str, between) -> None:
+    """A FireWorks process that never imports sseflow loads the store, ``between()`` runs, then it exits."""
+    bare = start_py(BARE_FIREWORKS, env, action, MONGOMOCK_SERVERSTORE_FILE=str(path))
+    try:
+        assert bare.stdout.readline().strip().isdigit(), bare.stderr.read()
+        between()
+        rc, _, err = finish(bare, "\n")
+    finally:
+        if bare.poll() is None:
+            bare.kill()
+            bare.wait()
+    assert rc == 0 and err.strip() == "", err
+
+
+def _generation_in(path: Path) -> int:
+    return saved(path)["_sseflow_store"]["generation"]["documents"][0][1]["generation"]
+
+
+def _wf_names(path: Path) -> list[str]:
+    return sorted(d["name"] for d in docs_of(path, "fireworks"))
+
+
+def test_a_stale_copy_written_back_by_fireworks_alone_is_undone_on_the_next_open(env, capsys):
+    path = env / "store.json"
+    spec = f"embedded:{path}"
+    _add_workflow(spec, "first")
+    _bare_fireworks_around(env, path, "read", lambda: _add_workflow(spec, "study"))
+    assert _wf_names(path) == ["first"]  # its at-exit write put the file back in time
+    stale = path.read_bytes()
+    capsys.readouterr()
+
+    lp = store_client.get_launchpad(spec, mode="read")  # reading: the last state sseflow wrote, nothing written
+    assert len(lp.get_wf_ids()) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("sseflow: note: embedded store") and "overwritten" in line and "read-only" in line
+    assert path.read_bytes() == stale and not list(env.glob("store.json.overwritten-*"))
+    store_client.close_all()
+
+    lp = store_client.get_launchpad(spec)  # writing: put back, the overwriting copy kept aside
+    assert sorted(lp.get_wf_ids()) == [1, 2]
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("sseflow: note: embedded store") and "put back" in line
+    aside = Path(line.split("saved to ")[1].split(" ")[0])
+    assert aside.parent == env and aside.name.startswith("store.json.overwritten-")
+    assert aside.read_bytes() == stale
+    assert _wf_names(path) == ["first", "study"] and len(docs_of(path, "workflows")) == 2
+    store_client.close_all()
+    store_client.get_launchpad(spec)  # once undone, nothing more to say
+    store_client.close_all()
+    assert capsys.readouterr().err == ""
+    assert _wf_names(path) == ["first", "study"]
+
+
+def test_a_stale_copy_that_added_a_workflow_is_refused_until_reconciled(env):
+    path = env / "store.json"
+    spec = f"embedded:{path}"
+    _add_workflow(spec, "first")
+    _bare_fireworks_around(env, path, "write", lambda: _add_workflow(spec, "study"))
+    theirs = path.read_bytes()
+    assert _wf_names(path) == ["first", "from-fireworks"]  # "study" is only in sseflow's last state
+    snapshot = env / "store.json.sseflow-last"
+    for args in (("db", "import", str(export_file(env / "x.jsonl", ["LiF"]))), ("status", "--json")):
+        r = cli(env, *args, "--config", spec)
+        assert r.returncode == 2
+        line = one_line(r.stderr)
+        assert line.startswith("sseflow: error: embedded store") and "reconcile" in line
+        assert str(path) in line and str(snapshot) in line and "sseflow.workflows" in line
+        assert path.read_bytes() == theirs  # nothing changed, nothing lost
+    assert "study" in [d["name"] for d in docs_of(snapshot, "fireworks")]
+    shutil.copyfile(snapshot, path)  # reconciled: sseflow's last state, the other workflow added again
+    _add_workflow(spec, "from-fireworks")
+    assert _wf_names(path) == ["first", "from-fireworks", "study"]
+
+
+def test_sseflow_alone_and_up_to_date_fireworks_clients_raise_no_alarm(env):
+    path = env / "store.json"
+    spec = f"embedded:{path}"
+    _add_workflow(spec, "first")
+    first = _generation_in(path)
+    store_results("window", ROWS[:1], INPUTS, config=spec)
+    store_client.close_all()
+    assert _generation_in(path) == first + 1
+    record = json.loads((env / "store.json.sseflow-last.json").read_text())
+    assert record["generation"] == first + 1 and (env / "store.json.sseflow-last").read_bytes() == path.read_bytes()
+    _bare_fireworks_around(env, path, "read", lambda: None)  # loaded the newest copy: its rewrite is current
+    _bare_fireworks_around(env, path, "write", lambda: None)
+    for args in (("status", "--json"), ("db", "import", str(export_file(env / "x.jsonl", ["LiF"])))):
+        r = cli(env, *args, "--config", spec)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert _wf_names(path) == ["first", "from-fireworks"]
+    assert sorted(d["formula"] for d in docs_of(path, "windows")) == ["Li3PS4", "LiF"]
+    assert _generation_in(path) == first + 2
+    assert not list(env.glob("store.json.overwritten-*")) and not list(env.glob("store.json.unsaved-*"))
+
+
+def test_a_store_created_by_fireworks_alone_is_adopted(env, capsys):
+    path = env / "store.json"
+    path.write_text("{}")
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(BARE_FIREWORKS), "create"], cwd=env,
+                       env=child_env(env, MONGOMOCK_SERVERSTORE_FILE=str(path)), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "_sseflow_store" not in saved(path) and not (env / "store.json.sseflow-last.json").exists()
+    _add_workflow(f"embedded:{path}", "study")
+    assert capsys.readouterr().err == ""
+    assert _wf_names(path) == ["from-fireworks", "study"]
+    assert _generation_in(path) == 1

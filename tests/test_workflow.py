@@ -146,7 +146,7 @@ def test_submit_run_status_report_and_dedupe(home, tmp_path, capsys):
     rep = json.loads((out_dir / "report.json").read_text())
     assert rep["windows"][0]["formula"] == "LiAlO2"
     assert rep["reactions"][0]["minimum"] == reaction["minimum"]
-    assert "| LiAlO2 |" in (out_dir / "windows.md").read_text()
+    assert "| LiAlO2<sup>b</sup> |" in (out_dir / "windows.md").read_text()  # 30 meV/atom above the hull: flagged
 
     # a second submission reuses the stored relaxation and replaces, never duplicates, results
     rc, out, err = sseflow(capsys, "submit", study)

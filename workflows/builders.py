@@ -136,7 +136,10 @@ def _phases(study: Study, systems: list[str], notes: list[str]) -> list[Phase]:
 
     def add(label: str, structure, origin: str) -> None:
         red = structure.composition.reduced_formula
-        if label in skip_names or red in skip_formulas or label in out:
+        if label in skip_names or red in skip_formulas:
+            return
+        # a structure given in Python takes the place of the library phase of the same label
+        if label in out and not (origin == "study" and out[label].origin == "library"):
             return
         els = frozenset(el.symbol for el in structure.composition.elements)
         out[label] = Phase(label, red, els, structure, origin)
@@ -150,7 +153,7 @@ def _phases(study: Study, systems: list[str], notes: list[str]) -> list[Phase]:
     for where, specs in (("electrolytes", study.electrolytes), ("anodes", [PhaseSpec.model_validate(a)
                                                                           for a in study.anodes]),
                          ("interlayers", study.interlayers)):
-        own += [(where, e) for e in specs if study.phases.auto or e.cif]
+        own += [(where, e) for e in specs if study.phases.auto or e.cif or e.structure_dict]
     own += [("phases.include", e) for e in study.phases.include]
     for where, spec in own:
         try:
@@ -331,7 +334,8 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
         electronic = {"name": ec.name, "preset": ec.preset_dict()} if study.compute.schottky else None
         settings = study.interface.model_dump()
         for spec_e, (_, e) in zip(study.electrolytes, study.electrolyte_formulas()):
-            source = str(spec_e.path()) if spec_e.cif else (spec_e.library or spec_e.formula)
+            source = (str(spec_e.path()) if spec_e.cif else spec_e.structure_dict if spec_e.structure_dict
+                      else (spec_e.library or spec_e.formula))
             for a in study.anodes:
                 label = pair_label(e, a)
                 built = fw([InterfaceTask(electrolyte=source, electrode=a, settings=settings, calculator=ic.name,

@@ -583,167 +583,22 @@ def _fmt(x, digits=2) -> str:
 
 
 def reaction_table(rows: list[dict], fmt: str) -> str:
-    """Reaction minima as md, csv, latex or text."""
-    import csv
-    import io
+    """Reaction minima as md, csv, latex or text (mutual reaction energy; see :mod:`sseflow.workflows.report`)."""
+    from sseflow.workflows.report import reaction_table as table
 
-    head = ["electrolyte", "partner", "potential_V", "x_min", "E_min_meV_per_atom", "products", "reaction"]
-    body = []
-    for r in rows:
-        m = r["minimum"]
-        body.append([r["reactant_a"], r["reactant_b"], "chemical" if r["potential_V"] is None else f"{r['potential_V']:g}",
-                     f"{m['x']:.4f}", f"{m['energy_meV_per_atom']:.1f}",
-                     " + ".join(m["products"]) if m["energy_meV_per_atom"] < -1.0 else "no reaction", m["reaction"]])
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(head)
-        w.writerows(body)
-        return buf.getvalue()
-    if fmt == "md":
-        titles = ["Electrolyte", "Partner", "Potential (V)", "x at minimum", "E_rxn min (meV/atom)", "Products",
-                  "Reaction"]
-        lines = ["| " + " | ".join(titles) + " |", "|---|---|---:|---:|---:|---|---|"]
-        lines += ["| " + " | ".join(b) + " |" for b in body]
-        return "\n".join(lines) + "\n"
-    if fmt == "latex":
-        import re
-
-        def tex(f):
-            return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
-
-        lines = [r"\begin{tabular}{llrrrl}", r"\toprule",
-                 r"Electrolyte & Partner & $V$ (V) & $x_\mathrm{min}$ & $E_\mathrm{rxn}$ (meV/atom) & Products \\",
-                 r"\midrule"]
-        for b in body:
-            prods = ", ".join(tex(p) for p in b[5].split(" + ")) if b[5] != "no reaction" else "--"
-            lines.append(f"{tex(b[0])} & {tex(b[1])} & {b[2]} & {b[3]} & {b[4]} & {prods} \\\\")
-        lines += [r"\bottomrule", r"\end{tabular}"]
-        return "\n".join(lines) + "\n"
-    cols = head[:6]
-    table = [cols] + [b[:6] for b in body]
-    widths = [max(len(x[i]) for x in table) for i in range(len(cols))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
+    return table(rows, fmt)
 
 
-def _safe(name: str) -> str:
-    import re
+def write_report(output: str, study: dict, spec: dict, reference: dict, store=None) -> dict:
+    """The study's report in ``output``, from stored documents (:mod:`sseflow.workflows.report`):
+    the manifest built from the spec, written by the same function as ``sseflow report --from-db``."""
+    from sseflow.workflows.report import report_manifest
+    from sseflow.workflows.report import write_report as write
 
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
-
-
-def write_report(output: str, study: dict, window_ids: dict, reaction_ids: dict, screening_ids: list,
-                 reference_sets: dict, ref: dict, fw_spec: dict, store=None) -> dict:
-    """Tables (md, csv, tex) and figures (windows PNG, one reaction PNG per pair) in ``output``."""
-    import json
-
-    from sseflow.analysis.tables import format_table, window_rows
-    from sseflow.workflows.store.documents import ReactionDocument, WindowDocument
-
-    store = store or task_store(fw_spec)
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-
-    def write(name: str, text: str) -> None:
-        (out / name).write_text(text, encoding="utf-8")
-        written.append(name)
-
-    windows = []
-    for f in study["electrolytes"]:
-        key = window_ids.get(f)
-        if key:
-            windows.append(WindowDocument.from_mongo(store.get("window", key)).payload())
-    temp_windows = []
-    for label, key in sorted(window_ids.items()):
-        if "@" in label:
-            d = store.get("window", key)
-            temp_windows.append({**WindowDocument.from_mongo(d).payload(),
-                                 "material": f"{d['formula']} ({d['inputs'].get('temperature_K'):g} K)"})
-    if windows:
-        rows = window_rows(windows)
-        for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
-            write(f"windows.{ext}", format_table(rows, fmt))
-        from sseflow.analysis.plots import plot_windows
-
-        plot_windows(rows, out / "windows.png")
-        written.append("windows.png")
-    if temp_windows:
-        rows = window_rows(temp_windows)
-        write("windows_temperature.md", format_table(rows, "md"))
-        write("windows_temperature.csv", format_table(rows, "csv"))
-    reactions = []
-    for label in sorted(reaction_ids):
-        d = store.get("reaction", reaction_ids[label])
-        if d is not None:
-            reactions.append(ReactionDocument.from_mongo(d).payload())
-    order = {f: i for i, f in enumerate(study["electrolytes"])}
-    reactions.sort(key=lambda r: (order.get(r["reactant_a"], 99), r["reactant_b"],
-                                  -1.0 if r["potential_V"] is None else r["potential_V"]))
-    if reactions:
-        for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
-            write(f"reactions.{ext}", reaction_table(reactions, fmt))
-        written += _reaction_figures(reactions, reference_sets, ref, store, out)
-    if screening_ids:
-        from sseflow.analysis.reaction_plots import plot_screening
-        from sseflow.analysis.screening import format_screening
-
-        rows = [store.get("screening", k)["row"] for k in screening_ids]
-        groups: dict[tuple, list] = {}
-        for r in rows:
-            groups.setdefault((r["electrolyte"], r["anode"]), []).append(r)
-        for (e, a), rr in groups.items():
-            rr.sort(key=lambda r: r["rank"])
-            stem = f"screening_{_safe(e)}_{_safe(a)}"
-            write(f"{stem}.md", format_screening(rr, "md"))
-            write(f"{stem}.csv", format_screening(rr, "csv"))
-            plot_screening(rr, out / f"{stem}.png", electrolyte=e)
-            written.append(f"{stem}.png")
-    interfaces = [store.get("interface", k) for k in sorted(set((fw_spec.get("interface_ids") or {}).values()))]
-    interfaces = [d for d in interfaces if d is not None]
-    if interfaces:
-        sk = [store.get("schottky", k) for k in sorted(set(fw_spec.get("schottky_ids") or []))]
-        sk = [d for d in sk if d is not None]
-        write("interfaces.md", interface_table(interfaces, sk, "md"))
-        write("interfaces.csv", interface_table(interfaces, sk, "csv"))
-    summary = {"study": study, "windows": windows, "windows_at_temperature": temp_windows,
-               "interfaces": [{k: d.get(k) for k in ("electrolyte", "anode", "electrolyte_miller", "anode_miller",
-                                                     "termination", "area_A2", "strain_percent",
-                                                     "work_of_adhesion_J_m2", "key")} for d in interfaces],
-               "reactions": [{k: r[k] for k in ("reactant_a", "reactant_b", "potential_V", "minimum")}
-                             for r in reactions],
-               "reference_sets": {k: {kk: v[kk] for kk in ("source", "reference", "hash")}
-                                  for k, v in reference_sets.items()},
-               "files": sorted(written + ["report.json"])}
-    write("report.json", json.dumps(summary, indent=2, default=str) + "\n")
-    return summary
-
-
-def _reaction_figures(reactions: list[dict], reference_sets: dict, ref: dict, store, out: Path) -> list[str]:
-    """One figure per electrolyte | partner pair (all its potentials), from the curves recomputed
-    on the stored reference set (a few LPs; the figure needs the full curve objects)."""
-    from sseflow.analysis.formula import parse_formula
-    from sseflow.analysis.reaction_plots import plot_reaction
-
-    pairs: dict[tuple, list] = {}
-    for r in reactions:
-        pairs.setdefault((r["reactant_a"], r["reactant_b"]), []).append(r)
-    written = []
-    cache: dict[str, Any] = {}
-    for (a, b), rows in pairs.items():
-        els = set(parse_formula(a)) | set(parse_formula(b))
-        cands = [cs for cs in reference_sets if els <= set(cs.split("-"))]
-        if not cands:
-            continue
-        cs = min(cands, key=lambda c: len(c.split("-")))
-        if cs not in cache:
-            cache[cs] = reference_for(ref, reference_sets[cs], store)
-        pots = [r["potential_V"] for r in rows if r["potential_V"] is not None]
-        results = reaction_results(a, b, cache[cs], list(ref.get("exclude") or []), pots)
-        name = f"reaction_{_safe(a)}_{_safe(b)}.png"
-        plot_reaction(results if len(results) > 1 else results[0], out / name)
-        written.append(name)
-    return written
+    store = store or task_store(spec)
+    manifest = report_manifest(output, study, reference, spec, store)
+    summary = write(manifest, store)
+    return {**summary, "manifest": manifest}
 
 
 # =========================================================================== Firetasks
@@ -899,8 +754,8 @@ class ReportTask(_StudyTask):
 
     def run_task(self, fw_spec):
         store, spec = self.context(fw_spec)
-        summary = write_report(self["output"], self["study"], fw_spec.get("window_ids") or {},
-                               fw_spec.get("reaction_ids") or {}, sorted(set(fw_spec.get("screening_ids") or [])),
-                               fw_spec.get("reference_sets") or {}, self["reference"], spec, store=store)
+        summary = write_report(self["output"], self["study"], spec, self["reference"], store=store)
         end_of_firework(store)
-        return FWAction(stored_data={"output": self["output"], "files": summary["files"]})
+        # the manifest is what ``sseflow report --from-db`` rebuilds the same report from
+        return FWAction(stored_data={"output": self["output"], "files": summary["files"],
+                                     "manifest": summary["manifest"]})

@@ -16,6 +16,7 @@ one line and exits with status 2).
 """
 from __future__ import annotations
 
+import contextvars
 import difflib
 import math
 import os
@@ -23,7 +24,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
+                      field_validator, model_validator)
 
 from sseflow.analysis.errors import InputError
 
@@ -224,18 +226,73 @@ def _check_formula(text: str) -> str:
     return text
 
 
+def _is_composition_dict(v: dict) -> bool:
+    """``{element: amount}`` (element symbols or pymatgen Elements as keys), not a phase mapping."""
+    from sseflow.analysis.elements import ATOMIC_NUMBER
+
+    return bool(v) and all((k if isinstance(k, str) else getattr(k, "symbol", None)) in ATOMIC_NUMBER for k in v)
+
+
+def _from_object(v) -> dict:
+    """A phase mapping from what pymatgen and ASE users hold: ``{"structure_dict": ...}`` for a
+    Structure, Atoms or ComputedStructureEntry, else ``{"formula": ...}``."""
+    import json
+
+    from sseflow.analysis.inputs import as_formula, structure_of
+
+    s = structure_of(v)
+    if s is not None:
+        return {"structure_dict": json.loads(s.to_json())}  # plain JSON data (numpy values encoded)
+    return {"formula": as_formula(v, "phase")}
+
+
+def _structure_data(v) -> dict:
+    """``structure_dict`` from a Structure, Atoms or ComputedStructureEntry (a dict as given)."""
+    if isinstance(v, dict):
+        return v
+    from sseflow.analysis.inputs import structure_of
+
+    if structure_of(v) is None:
+        raise ValueError(f"structure_dict takes a pymatgen Structure, an ASE Atoms or a ComputedStructureEntry, "
+                         f"not a {type(v).__name__}")
+    return _from_object(v)["structure_dict"]
+
+
+def _decode_structure(d: dict):
+    from pymatgen.core import Structure
+
+    try:
+        s = Structure.from_dict(d)
+    except Exception as exc:  # noqa: BLE001 - pymatgen's own words, on one line
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"structure_dict is not a pymatgen Structure dict ({text})") from None
+    if len(s) == 0:
+        raise ValueError("structure_dict holds no atoms")
+    if not s.is_ordered:
+        raise ValueError(f"structure {s.composition.reduced_formula} has partial occupancies: give an ordered model")
+    return s
+
+
 class PhaseSpec(_Strict):
-    """One structure or composition: a library name / alias, a formula, or a structure file.
+    """One structure or composition: a library name / alias, a formula, a structure file, or a
+    structure given in Python.
 
     In YAML either a string (``Li3PS4``, ``Li3PS4-gamma``, ``structures/beta.cif``) or a mapping
     with ``name`` (a label; default: the library name, the file stem or the formula) and one of
-    ``library``, ``formula``, ``cif``.
+    ``library``, ``formula``, ``cif``, ``structure_dict``. In Python also a pymatgen
+    ``Structure``, an ASE ``Atoms`` or a ``ComputedStructureEntry`` (kept as ``structure_dict``,
+    the structure's ``as_dict()``: nothing is written to disk and the study stays plain data),
+    or a ``Composition``, another entry or a dict {element: amount} (kept as ``formula``, the
+    reduced formula for entries).
     """
 
     name: Optional[str] = None
     library: Optional[str] = None
     formula: Optional[str] = None
     cif: Optional[str] = None  # any structure file pymatgen reads (CIF, POSCAR, JSON ...)
+    structure_dict: Optional[dict] = None  # a pymatgen Structure as a dict (Structure.as_dict())
+
+    _decoded: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -247,14 +304,25 @@ class PhaseSpec(_Strict):
             return {"cif": text} if _looks_like_file(text) else {"library": text}
         if isinstance(v, (int, float)):
             raise ValueError(f"expected a name, formula or structure file, not {v!r}")
-        return v
+        if isinstance(v, PhaseSpec):
+            return v
+        if isinstance(v, dict) and not _is_composition_dict(v):
+            return v
+        return _from_object(v)
+
+    @field_validator("structure_dict", mode="before")
+    @classmethod
+    def _structure_as_dict(cls, v):
+        return None if v is None else _structure_data(v)
 
     @model_validator(mode="after")
     def _one_source(self):
-        given = [k for k in ("library", "formula", "cif") if getattr(self, k)]
+        given = [k for k in ("library", "formula", "cif", "structure_dict") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of library, formula or cif"
+            raise ValueError("give exactly one of library, formula, cif or structure_dict"
                              + (f" (got {', '.join(given)})" if given else ""))
+        if self.structure_dict:
+            self._decoded = _decode_structure(self.structure_dict)
         if self.formula:
             _check_formula(self.formula)
         if self.library:
@@ -289,12 +357,16 @@ class PhaseSpec(_Strict):
             return self.name
         if self.cif:
             return re.sub(r"[.$\s]", "_", Path(self.cif).stem)
+        if self.structure_dict:
+            return re.sub(r"[.$\s]", "_", self._decoded.composition.reduced_formula)
         return str(self.library or self.formula)
 
     def composition_formula(self) -> str:
         """A formula of this phase (reads the structure file or the library when needed)."""
         if self.formula:
             return self.formula
+        if self.structure_dict:
+            return self._decoded.composition.reduced_formula
         if self.cif:
             from sseflow.workflows.structures.library import read_structure
 
@@ -313,8 +385,8 @@ class PhaseSpec(_Strict):
         """The pymatgen Structure (library phase or file); InputError when there is none."""
         from sseflow.workflows.structures.library import get_structure, read_structure
 
-        if self.cif:
-            s = read_structure(self.path())
+        if self.cif or self.structure_dict:
+            s = read_structure(self.path()) if self.cif else self._decoded.copy()
             return s.get_primitive_structure() if primitive else s
         if self.formula:
             return get_structure(self.formula, primitive=primitive)
@@ -521,6 +593,15 @@ class QueueSpec(_Strict):
     queueadapter: dict = Field(default_factory=dict)  # _queueadapter of the calculation Fireworks (walltime, nodes ...)
 
 
+def _anode_input(v):
+    """An anode given as a Composition, Structure, Atoms, entry or dict: its formula."""
+    if isinstance(v, (str, int, float)) or v is None:
+        return v
+    from sseflow.analysis.inputs import as_formula
+
+    return as_formula(v, "anode")
+
+
 def _anode(v: str) -> str:
     from sseflow.analysis.anodes import anode_formula
     from sseflow.analysis.formula import parse_formula
@@ -538,7 +619,8 @@ class Study(_Strict):
     description: str = ""
     output: Optional[str] = None       # report folder; default results/<name> (relative to the current folder)
     electrolytes: list[PhaseSpec]
-    anodes: list[Annotated[str, AfterValidator(_anode)]] = Field(default_factory=lambda: ["Li"])
+    anodes: list[Annotated[str, BeforeValidator(_anode_input), AfterValidator(_anode)]] = Field(
+        default_factory=lambda: ["Li"])
     interlayers: list[PhaseSpec] = Field(default_factory=list)
     phases: PhasesSpec = Field(default_factory=PhasesSpec)
     calculators: CalculatorsSpec = Field(default_factory=CalculatorsSpec)
@@ -549,6 +631,19 @@ class Study(_Strict):
 
     _source: Optional[Path] = None
     _text: Optional[str] = None
+
+    def __init__(self, **data):
+        """A study built in Python; a bad value is one :class:`StudyError` line (study files are
+        read by :func:`parse_study`, which reports pydantic's errors with their file and line)."""
+        if _READING_FILE.get():
+            super().__init__(**data)
+            return
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            errors = [_python_error(e) for e in exc.errors(include_url=False)]
+            raise StudyError("study: " + "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more"
+                                                                   if len(errors) > 3 else ""), errors) from None
 
     @field_validator("name")
     @classmethod
@@ -640,6 +735,27 @@ class Study(_Strict):
 
 
 # =========================================================================== loading
+
+_READING_FILE = contextvars.ContextVar("sseflow_study_reading_file", default=False)
+
+
+def _python_error(err: dict) -> str:
+    """One pydantic error of a study built in Python: ``electrolytes[0]: message``."""
+    where = ""
+    for part in err.get("loc", ()):
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif part in _EXTRA_HINTS or part.startswith(("function-", "list[", "dict[")):
+            continue  # union tags and model names
+        else:
+            where += ("." if where else "") + str(part)
+    text = re.sub(r"^(Value|Assertion) error, ", "", str(err.get("msg", "invalid value")))
+    if err.get("type") == "extra_forbidden":
+        text = "unknown key"
+    elif err.get("type") == "missing":
+        text = "missing required key"
+    return f"{where or '(top level)'}: {text}"
+
 
 _EXTRA_HINTS = {
     "Study": list(Study.model_fields), "PhasesSpec": list(PhasesSpec.model_fields),
@@ -791,7 +907,11 @@ def parse_study(text: str, source: str = "<study>", base: Path | None = None, ch
     if not isinstance(data, dict):
         raise StudyError(f"{source}:1: a study is a mapping of keys (name, electrolytes, anodes ...)")
     try:
-        study = Study.model_validate(data)
+        token = _READING_FILE.set(True)
+        try:
+            study = Study.model_validate(data)
+        finally:
+            _READING_FILE.reset(token)
     except ValidationError as exc:
         errors = _format_errors(exc, source, key_lines, value_lines)
         errors.sort(key=lambda e: _sort_key(e, source))
@@ -860,13 +980,14 @@ def check_before_submit(study: Study) -> None:
             errors.append(str(exc))
     seen: set[str] = set()
     for ph in [*study.electrolytes, *study.interlayers, *study.phases.include]:
-        if not ph.cif or str(ph.path()) in seen:
+        if not (ph.cif or ph.structure_dict):
             continue
-        seen.add(str(ph.path()))
+        what = str(ph.path()) if ph.cif else f"structure {ph.label()}"
+        if what in seen:
+            continue
+        seen.add(what)
         try:
-            from sseflow.workflows.structures.library import read_structure
-
-            check_min_distance(read_structure(ph.path()), where=f"{source}: {ph.path()}")
+            check_min_distance(ph.structure(primitive=False), where=f"{source}: {what}")
         except InputError as exc:
             errors.append(str(exc))
     if errors:

@@ -17,6 +17,7 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "window": ("sseflow.workflows.cli.window", "window", "Electrochemical stability windows of compositions."),
     "table": ("sseflow.workflows.cli.table", "table", "Stability-window table and figure for papers."),
+    "report": ("sseflow.workflows.cli.report", "report", "Every table and figure of a study, from the database."),
     "react": ("sseflow.workflows.cli.react", "react", "Interfacial reaction energy of two compositions."),
     "screen": ("sseflow.workflows.cli.screen", "screen", "Rank interlayer candidates between electrolyte and anode."),
     "db": ("sseflow.workflows.cli.db", "db", "Results database: init, status, export, import."),

@@ -166,10 +166,9 @@ def tasks_cmd(config, formulas, chemsys, limit, as_json, calculator):
 
 def _screening_row(d: dict) -> list[str]:
     row = d.get("row") or {}
-    nums = [f"{k}={_num(v, '.3g')}" for k, v in row.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)][:4]
-    return [str(d.get("electrolyte")), str(d.get("anode")), str(d.get("candidate")), "  ".join(nums),
-            _date(d.get("created_at"))]
+    return [str(d.get("electrolyte")), str(d.get("anode")), str(d.get("candidate")), _num(row.get("rank"), "d"),
+            _num(row.get("rxn_anode_meV"), ".1f"), _num(row.get("rxn_electrolyte_meV"), ".1f"),
+            str(row.get("verdict") or "-"), _date(d.get("created_at"))]
 
 
 @query.command("screening")
@@ -178,5 +177,6 @@ def _screening_row(d: dict) -> list[str]:
 @click.option("--anode", default=None, help="Anode as given to 'sseflow screen'.")
 def screening_cmd(config, formulas, chemsys, limit, as_json, electrolyte, anode):
     """Stored interlayer screening rows (--formula matches electrolyte, anode or candidate)."""
-    _run("screening", "Screening", ["electrolyte", "anode", "candidate", "numbers", "stored (UTC)"],
+    _run("screening", "Screening", ["electrolyte", "anode", "candidate", "rank", "E_rxn anode meV/atom",
+                                    "E_rxn electrolyte meV/atom", "verdict", "stored (UTC)"],
          _screening_row, config, formulas, limit, as_json, chemsys=chemsys, electrolyte=electrolyte, anode=anode)

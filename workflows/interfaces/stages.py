@@ -31,10 +31,13 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
     """Ranked lattice matches and the ``pick``-th built (``settings``: the study's ``interface``
     block / the CLI options: max_strain, max_area, max_atoms, max_index, electrolyte_miller,
     electrode_miller, electrolyte_thickness, electrode_thickness, strain_on, gap, stacking,
-    vacuum, fixed_layers, scan). Returns ``(candidates, built)``."""
+    vacuum, fixed_layers, scan). ``electrolyte``/``electrode``: a structure file, a library name,
+    a pymatgen Structure (or its ``as_dict()``, as a study Firework receives it) or an ASE Atoms.
+    Returns ``(candidates, built)``."""
     from sseflow.workflows.interfaces.build import build_interface
     from sseflow.workflows.interfaces.matching import find_candidates
 
+    electrolyte, electrode = _bulk(electrolyte), _bulk(electrode)
     st = dict(settings)
     cands = find_candidates(
         electrolyte, electrode, max_strain=st["max_strain"], max_area=st["max_area"], max_atoms=st["max_atoms"],
@@ -44,8 +47,9 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
         electrolyte_thickness=st.get("electrolyte_thickness", 9.0),
         electrode_thickness=st.get("electrode_thickness", 8.0), strain_on=st.get("strain_on", "electrode"))
     if not cands:
-        raise InputError(f"no {electrolyte} | {electrode} lattice match within {100 * st['max_strain']:g}% strain, "
-                         f"{st['max_area']:g} Å2 and {st['max_atoms']} atoms: raise max_strain/max_area/max_atoms")
+        raise InputError(f"no {_named(electrolyte)} | {_named(electrode)} lattice match within "
+                         f"{100 * st['max_strain']:g}% strain, {st['max_area']:g} Å2 and {st['max_atoms']} atoms: "
+                         f"raise max_strain/max_area/max_atoms")
     if not 1 <= pick <= len(cands):
         raise InputError(f"{pick_label} {pick}: there are {len(cands)} candidates")
     scan = bool(st.get("scan", True)) and calculator is not None
@@ -53,6 +57,21 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
                             vacuum=st.get("vacuum", 12.0), fixed_layers=st.get("fixed_layers", 2), scan=scan,
                             calculator=calculator if scan else None)
     return cands, built
+
+
+def _bulk(x):
+    """A structure dict decoded; anything else as given."""
+    if isinstance(x, dict):
+        from pymatgen.core import Structure
+
+        return Structure.from_dict(x)
+    return x
+
+
+def _named(x) -> str:
+    if hasattr(x, "composition"):
+        return x.composition.reduced_formula
+    return x.get_chemical_formula() if hasattr(x, "get_chemical_formula") else str(x)
 
 
 def periods_of(built) -> dict:

@@ -24,7 +24,9 @@ Two backends:
     the lock and without creating any file, never written; ``"snapshot"`` also while another
     process holds the lock (with one note on stderr saying how old that state is);
   - FireWorks' own clients in this process go through the same checks
-    (:mod:`sseflow.workflows.store.persistence`).
+    (:mod:`sseflow.workflows.store.persistence`);
+  - every save is numbered, and a file put back in time by a client that loaded an older copy
+    is noticed and undone when the store is next opened (:mod:`sseflow.workflows.store.generations`).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sseflow.workflows.store import locking
+from sseflow.workflows.store import generations, locking
 from sseflow.workflows.store.config import (
     _ENV_SET_BY_US,
     ConfigError,
@@ -123,7 +125,8 @@ class StoreHandle:
             if self.disk is None or changed_since(real, self.disk):
                 self._refuse("another process changed or replaced the file after this process loaded it", text)
             try:
-                self.disk = atomic_write_text(real, text)
+                self.disk, self.server_store._sseflow_generation = generations.save(
+                    real, text, getattr(self.server_store, "_sseflow_generation", 0))
             except OSError as exc:
                 raise StoreError(f"cannot write the embedded store {self.config.path}: {exc.strerror or exc}")
             self.last_digest = content
@@ -274,6 +277,9 @@ def _load_embedded(cfg: StoreConfig, real: Path, fd: int) -> StoreHandle:
         if data is None or not data.strip():
             state = atomic_write_text(real, "{}")
             data = b"{}"
+            generations.forget(real)  # a new store: the record of a removed one does not apply
+        checked = generations.check(real, str(cfg.path), data, state, write=True)  # lock held
+        data, state = checked.data, checked.state
     except OSError as exc:
         raise StoreError(f"cannot use the embedded store {cfg.path}: {exc.strerror or exc}")
     install()
@@ -314,6 +320,8 @@ def _open_snapshot(cfg: StoreConfig, while_in_use: bool) -> StoreHandle:
         raise StoreLockedError(_locked_message(cfg))
     try:
         data, state = read_state(real)
+        if data and data.strip():
+            data = generations.check(real, str(cfg.path), data, state, write=False).data
     except OSError as exc:
         raise StoreError(f"cannot read the embedded store {cfg.path}: {exc.strerror or exc}")
     install()

@@ -11,7 +11,7 @@ replaces its loader and its at-exit writer in this process (every client FireWor
 * the writer writes nothing when the content is unchanged (reads create empty collections:
   they do not count, and empty collections are never saved); otherwise it takes the store's
   write lock, checks that the file is still the one it loaded and writes atomically through
-  the real path. When the lock is held or the file changed, the store file is left alone, the
+  the real path, numbered (:mod:`sseflow.workflows.store.generations`). When the lock is held or the file changed, the store file is left alone, the
   client's copy is saved beside it and one line on stderr says where.
 
 The process's own client (:class:`sseflow.workflows.store.client.StoreHandle`) is written by its handle,
@@ -25,6 +25,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from sseflow.workflows.store import generations
 from sseflow.workflows.store.config import StoreError, StoreLockedError
 from sseflow.workflows.store.files import FileState, atomic_write_text, changed_since, digest, read_state, real_path
 
@@ -49,9 +50,12 @@ def one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- the file format
 
 def _saved_dict(server_store) -> dict:
-    """mongomock-persistence's ``ServerStore.to_dict()`` without empty collections and databases."""
+    """mongomock-persistence's ``ServerStore.to_dict()`` without empty collections and databases
+    (and without the generation, which each save writes anew)."""
     out = {}
     for db_name, db in list(server_store._databases.items()):
+        if db_name == generations.META_DB:  # loaded by a client made before install(): written anew
+            continue
         colls = {}
         for name, coll in list(db._collections.items()):
             d = coll.to_dict()
@@ -85,9 +89,11 @@ def load_server_store(data: bytes | str, filename: str | None = None):
     dct = json_util.loads(data)
     if not isinstance(dct, dict):
         raise ValueError("the file does not hold a JSON object")
+    dct, generation = generations.split_meta(dct)  # kept out of the data: see generations
     store = ServerStore.__new__(ServerStore)
     store._databases = {k: DatabaseStore.from_dict(v) for k, v in dct.items()}
     store._filename = filename
+    store._sseflow_generation = generation
     return store
 
 
@@ -99,10 +105,14 @@ def _loading_init(self, filename=None):
     if not self._filename:
         self._databases = {}
         return
-    data, state = read_state(real_path(self._filename))
+    real = real_path(self._filename)
+    data, state = read_state(real)
     if data is None:
         raise FileNotFoundError(f"embedded store {self._filename} does not exist")
-    self._databases = load_server_store(data)._databases
+    data = generations.check(real, self._filename, data, state, write=False).data
+    loaded = load_server_store(data)
+    self._databases = loaded._databases
+    self._sseflow_generation = loaded._sseflow_generation
     self._sseflow_loaded = Loaded(state, digest(serialise(self)))
     self._finalizer = weakref.finalize(self, write_back, self)
 
@@ -213,6 +223,7 @@ def _write_back(server_store) -> None:
         if loaded is None or changed_since(real, loaded.file):
             raise StoreError(f"embedded store {filename} not written: another process changed it after "
                              f"this client loaded it; {aside_note(real, text)}")
-        atomic_write_text(real, text)
+        _, server_store._sseflow_generation = generations.save(
+            real, text, getattr(server_store, "_sseflow_generation", 0))
     finally:
         locking.release(fd)
