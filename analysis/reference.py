@@ -31,6 +31,7 @@ from sseflow.analysis.formula import MAX_AMOUNT, formula_string, parse_formula, 
 
 _CACHE_FORMAT = "sseflow-reference-table"
 _CACHE_VERSION = 6
+_DUPLICATE_NOTE = " duplicate rows (same formula and energy) were used once"  # shown once per table
 _CACHE_ARRAYS = ("meta", "names", "energies", "rownums", "index_flat", "index_offsets")
 
 
@@ -214,9 +215,14 @@ class ReferenceSet:
         rebuilt = None
         if use_cache and cache_file.is_file():
             try:
-                return cls._from_state(_read_cache(cache_file, digest, energy_column), source=str(path))
+                rs = cls._from_state(_read_cache(cache_file, digest, energy_column), source=str(path))
             except _CacheMismatch as exc:  # never trusted: parse the table again
                 rebuilt = f"cache {cache_file} not used ({exc}): rebuilt from the table"
+            else:
+                # the duplicate-rows note was given when this cache was written: once per table,
+                # not on every command
+                rs.notes = [n for n in rs.notes if f"{_DUPLICATE_NOTE}:" not in n]
+                return rs
         entries, notes = _read_table(path, energy_column)
         state = _table_state(entries, notes, digest)
         if use_cache:
@@ -571,7 +577,7 @@ def _clean(entries: list[Entry]) -> tuple[list[Entry], list[str]]:
     notes = []
     if dups:
         shown = ", ".join(sorted(set(dups))[:5])
-        notes.append(f"{len(dups)} duplicate rows (same formula and energy) were used once: {shown}"
+        notes.append(f"{len(dups)}{_DUPLICATE_NOTE}: {shown}"
                      + (" ..." if len(set(dups)) > 5 else ""))
     return out, notes
 

@@ -20,7 +20,7 @@ needs_chgnet = pytest.mark.skipif(not HAS_CHGNET, reason="chgnet not installed (
 
 TASK_KEYS = {"formula", "reduced_formula", "chemsys", "structure", "calculator", "parameters", "energy",
              "energy_per_atom", "max_force", "stress", "n_steps", "converged", "wall_time_s", "status", "files",
-             "fingerprint", "correction_scheme"}
+             "structure_match_fingerprint", "correction_scheme"}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_emt_relax_fcc_cu_lattice_and_document():
     assert set(doc) == TASK_KEYS
     assert doc["correction_scheme"] == "none" and doc["calculator"] == "emt"
     assert doc["max_force"] < 0.01 and len(doc["stress"]) == 6
-    assert doc["fingerprint"].startswith("Cu|225|")
+    assert doc["structure_match_fingerprint"].startswith("Cu|225|")
 
 
 def test_emt_rejects_elements_it_does_not_know():

@@ -110,7 +110,7 @@ def test_vasp_parse_vasprun_real_si_static():
     encut = float(re.search(r"ENCUT\s*=\s*(\d+)", incar).group(1))
     assert res.parameters["run_type"] == "GGA" and res.parameters["incar"]["ENCUT"] == encut == 520
     doc = res.task_document()
-    assert doc["correction_scheme"] == "MP2020" and doc["fingerprint"] == "Si|227|2"   # diamond Si, Fd-3m
+    assert doc["correction_scheme"] == "MP2020" and doc["structure_match_fingerprint"] == "Si|227|2"   # diamond Si, Fd-3m
 
 
 def test_vasp_computed_entry_gets_mp2020_corrections():

@@ -146,3 +146,27 @@ def test_cache_files_stay_in_the_cache_folder(tmp_path):
     assert r.returncode == 0, r.stderr
     files = _cache_files(tmp_path) - {t}
     assert files and all(f.parent == cache for f in files), files
+
+
+def test_duplicate_rows_note_is_shown_once_per_table(tmp_path):
+    """The note about duplicate rows comes when the table is parsed, not again from its cache;
+    the other notes and the results stay the same, and a new cache shows it again."""
+    table = tmp_path / "dups.csv"
+    table.write_text(TABLE_A + "Li2S,-1.50\nLi2S,-1.50\n")
+    cache = tmp_path / "cache"
+
+    def dup_notes(r):
+        return [line for line in r.stderr.splitlines() if "duplicate rows" in line]
+
+    first = _window(table, cache)
+    assert first.returncode == 0, first.stderr
+    assert dup_notes(first) == [f"note: {table}: 2 duplicate rows (same formula and energy) were used once: Li2S"]
+    second = _window(table, cache)
+    assert second.returncode == 0, second.stderr
+    assert dup_notes(second) == [], second.stderr
+    assert "elemental references" in second.stderr  # other notes of the table are still given
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+    for f in _cache_files(cache):
+        f.unlink()
+    third = _window(table, cache)
+    assert len(dup_notes(third)) == 1, third.stderr  # a new cache: the table was parsed again

@@ -201,7 +201,7 @@ def _check_elements(plan: Plan, study: Study) -> None:
 
 
 def _mark_stored(study: Study, plan: Plan, store) -> None:
-    from sseflow.workflows.firetasks import expected_parameters, find_task
+    from sseflow.workflows.stages.calculations import expected_parameters, find_task
 
     relax = study.calculators.relax
     static = study.calculators.static

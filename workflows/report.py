@@ -22,7 +22,7 @@ from sseflow.analysis.errors import InputError
 __all__ = ["report_manifest", "write_report", "stored_manifest", "reaction_table", "interface_table"]
 
 MANIFEST_KEYS = ("study", "output", "reference", "window_ids", "reaction_ids", "screening_ids", "reference_sets",
-                 "interface_ids", "schottky_ids", "anodes", "calculators")
+                 "interface_ids", "schottky_ids", "anodes", "calculators", "coverage")
 
 
 def _safe(name: str) -> str:
@@ -101,7 +101,66 @@ def report_manifest(output: str, study: dict, reference: dict, spec: dict, store
         "anodes": _anode_potentials(list(study.get("anodes") or []), spec.get("reference_sets") or {}, reference,
                                     store),
         "calculators": _calculators(reference_sets, interface_ids, store),
+        **({"coverage": _coverage(reference_sets, reference, store)} if reference.get("source") == "computed" else {}),
     }
+
+
+def _coverage(reference_sets: dict, reference: dict, store) -> dict:
+    """Which hull and near-hull phases of the reference file (the configured default) the study's
+    computed entries hold, per chemical system (computed once, here, and kept in the manifest)."""
+    from sseflow.analysis.formula import parse_formula, reduced_formula
+    from sseflow.workflows.structures.coverage import coverage
+
+    ref = reference.get("file")
+    if not ref:
+        from sseflow.workflows.store.config import ConfigError, default_reference
+
+        try:
+            ref, _ = default_reference()
+        except ConfigError:
+            ref = None
+    if not ref:
+        return {"reference": None, "note": "no reference file to compare with", "systems": {}}
+    from sseflow.analysis.reference import load_reference
+
+    try:
+        rs = load_reference(ref)
+    except InputError as exc:
+        return {"reference": str(ref), "note": f"reference not read: {exc}", "systems": {}}
+    systems = {}
+    for cs, info in sorted(reference_sets.items()):
+        formulas = set()
+        for k in info.get("task_ids") or []:
+            d = store.get("task", k)
+            if d is not None and d.get("formula"):
+                formulas.add(reduced_formula(parse_formula(str(d["formula"]))))
+        try:
+            cov = coverage(cs, rs, formulas, exclude=list(reference.get("exclude") or []))
+        except InputError as exc:
+            systems[cs] = {"note": str(exc)}
+            continue
+        systems[cs] = {"hull_present": [r["formula"] for r in cov["hull_present"]],
+                       "near_hull_present": [[r["formula"], r["e_above_hull_meV"]] for r in cov["near_hull_present"]],
+                       "missing": [[r["formula"], r["e_above_hull_meV"]] for r in cov["missing"]]}
+    return {"reference": str(ref), "tolerance_meV": 25.0, "systems": systems}
+
+
+def _coverage_footnote(cov: dict | None) -> str:
+    """The line under windows.md / reactions.md naming the hull phases the computed hulls lack."""
+    if not cov:
+        return ""
+    if not cov.get("systems"):
+        return f"\nHull coverage not checked: {cov.get('note', 'no reference file')}.\n"
+    parts = []
+    for cs, c in cov["systems"].items():
+        if "note" in c:
+            parts.append(f"{cs}: not checked")
+            continue
+        miss = ", ".join(f"{f} ({e:g})" for f, e in c["missing"]) or "none"
+        parts.append(f"{cs}: {len(c['hull_present'])} hull and {len(c['near_hull_present'])} near-hull phases "
+                     f"computed; missing {miss}")
+    return (f"\nHull coverage vs {Path(cov['reference']).name} (phases within {cov['tolerance_meV']:g} meV/atom "
+            f"of its hull; E_hull in meV/atom): " + "; ".join(parts) + ".\n")
 
 
 def stored_manifest(lp, study: str | None = None) -> dict:
@@ -143,6 +202,7 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
         study.pop("calculator", None)  # no calculation ran: the energies all came from the reference file
     out = Path(output if output is not None else manifest["output"])
     out.mkdir(parents=True, exist_ok=True)
+    footnote = _coverage_footnote(manifest.get("coverage"))
     written: list[str] = []
 
     def write(name: str, text: str) -> None:
@@ -164,7 +224,7 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
     if windows:
         rows = window_rows(windows)
         for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
-            write(f"windows.{ext}", format_table(rows, fmt))
+            write(f"windows.{ext}", format_table(rows, fmt) + (footnote if ext == "md" else ""))
         plot_windows(rows, out / "windows.png", anodes=[tuple(a) for a in manifest.get("anodes") or []],
                      reference="; ".join(labels) or None)
         written.append("windows.png")
@@ -182,7 +242,7 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
         from sseflow.analysis.tables import format_reactions
 
         for fmt, ext in (("md", "md"), ("csv", "csv"), ("latex", "tex")):
-            write(f"reactions.{ext}", format_reactions(table_rows, fmt))
+            write(f"reactions.{ext}", format_reactions(table_rows, fmt) + (footnote if ext == "md" else ""))
         pairs: dict[tuple, list] = {}
         for r in reactions:
             pairs.setdefault((r["reactant_a"], r["reactant_b"]), []).append(r)
@@ -224,6 +284,8 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
                "files": sorted(written + ["report.json"])}
     if calculators:
         summary["calculators"] = calculators
+    if manifest.get("coverage") is not None:
+        summary["coverage"] = manifest["coverage"]
     if not reactions:
         summary.pop("reaction_convention")
     write("report.json", json.dumps(summary, indent=2, default=str) + "\n")

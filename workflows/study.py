@@ -961,7 +961,10 @@ def check_before_submit(study: Study) -> None:
     * each calculator's preset: unknown keys, fmax, max_steps, the optimizer's name;
     * structure files: atoms (or periodic images) closer than 0.5 Å.
 
-    Raises :class:`StudyError` listing every problem.
+    Raises :class:`StudyError` listing every problem. A study with ``reference: computed`` is
+    then compared with a reference file (the configured default): one warning line on stderr per
+    chemical system names the hull and near-hull phases it has no structure for
+    (:func:`sseflow.workflows.structures.coverage.warn_study_coverage`); without a file, a note.
     """
     from sseflow.workflows.calculators.base import check_parameters, check_values
     from sseflow.workflows.structures.validate import check_min_distance
@@ -992,3 +995,7 @@ def check_before_submit(study: Study) -> None:
             errors.append(str(exc))
     if errors:
         raise StudyError("; ".join(errors), errors)
+    if study.reference.source == "computed":
+        from sseflow.workflows.structures.coverage import warn_study_coverage
+
+        warn_study_coverage(study)

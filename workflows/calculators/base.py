@@ -168,56 +168,15 @@ class CalcResult:
     def chemsys(self) -> str:
         return "-".join(sorted({el.symbol for el in self.structure.composition.elements}))
 
-    def task_document(self) -> dict:
-        """Plain-JSON task document; field names match ``sseflow.workflows.store.documents.TaskDocument``."""
-        from sseflow.workflows.dedupe import fingerprint
-
-        return {
-            "formula": self.formula,
-            "reduced_formula": self.reduced_formula,
-            "chemsys": self.chemsys,
-            "structure": self.structure.as_dict(),
-            "calculator": self.calculator,
-            "parameters": jsonable(self.parameters),
-            "energy": _finite_or_none(self.energy),
-            "energy_per_atom": _finite_or_none(self.energy_per_atom),
-            "max_force": _finite_or_none(self.max_force),
-            "stress": [float(x) for x in np.asarray(self.stress, dtype=float).ravel()],
-            "n_steps": int(self.n_steps),
-            "converged": bool(self.converged),
-            "wall_time_s": float(self.wall_time_s),
-            "status": self.outcome,
-            "files": [str(f) for f in self.files],
-            "fingerprint": fingerprint(self.structure),
-            "correction_scheme": self.correction_scheme,
-        }
-
-
     def to_store_document(self, input_structure=None):
-        """The results store's ``TaskDocument`` (sseflow.workflows.store.documents) for this result.
-
-        The store's field names differ from :meth:`task_document`'s: stress in GPa as 3x3
-        (``stress_GPa``), ``max_force_eV_A``, ``timings``, ``files`` as a name -> path map,
-        ``output_structure``; the rest (correction scheme, steps, StructureMatcher fingerprint)
-        ride along as extra fields.
-        """
-        from sseflow.workflows.dedupe import fingerprint
+        """The results store's ``TaskDocument`` of this result (``TaskDocument.from_calc_result``)."""
         from sseflow.workflows.store.documents import TaskDocument
 
-        start = input_structure if input_structure is not None else self.structure
-        stress = np.asarray(self.stress, dtype=float) * 160.21766208  # eV/Å^3 -> GPa
-        return TaskDocument.from_result(
-            start, self.calculator, jsonable(self.parameters),
-            energy=None if not math.isfinite(self.energy) else float(self.energy),
-            forces=None if not np.isfinite(self.forces).all() else self.forces,
-            stress=None if not np.isfinite(stress).all() else stress,
-            task_type=self.task, output_structure=self.structure,
-            energy_per_atom=_finite_or_none(self.energy_per_atom),
-            timings={"total": float(self.wall_time_s)}, status=self.outcome, error=self.error,
-            files={Path(f).name: str(f) for f in self.files},
-            correction_scheme=self.correction_scheme, n_steps=int(self.n_steps), converged=bool(self.converged),
-            structure_match_fingerprint=fingerprint(self.structure),
-        )
+        return TaskDocument.from_calc_result(self, input_structure)
+
+    def task_document(self) -> dict:
+        """Plain-JSON view of :meth:`to_store_document` (``TaskDocument.summary``)."""
+        return self.to_store_document().summary()
 
 
 NOT_CONVERGED = "not_converged"
@@ -323,11 +282,6 @@ def check_parameters(name: str, params: dict | None, where: str | None = None) -
                              + (f" (did you mean '{hint[0]}'?)" if hint else
                                 f" (known: {', '.join(sorted(known - {'fw_env'}))})"))
     check_values(name, params, where)
-
-
-def _finite_or_none(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def jsonable(obj):

@@ -18,10 +18,28 @@ def reference_options(f):
                      help="Comma-separated formulas of phases to leave out (e.g. LiS4,P2S7).")(f)
     f = click.option("--energy-column", default=None, metavar="NAME",
                      help="Energy column of a CSV table (eV/atom); default: its only numeric column.")(f)
-    f = click.option("--reference", "reference", required=True, type=click.Path(dir_okay=False),
-                     metavar="PATH",
-                     help="Reference energies: CSV formation-energy table or pymatgen entries JSON.")(f)
+    f = click.option("--reference", "reference", default=None, type=click.Path(dir_okay=False),
+                     metavar="PATH", callback=_default_reference,
+                     help="Reference energies: CSV formation-energy table or pymatgen entries JSON "
+                          "(default: $SSEFLOW_REFERENCE, else 'reference:' in the sseflow config file).")(f)
     return f
+
+
+def _default_reference(ctx, param, value):
+    """``--reference`` when given, else the configured default (see ``sseflow config show``)."""
+    if value or ctx.resilient_parsing:
+        return value
+    from sseflow.workflows.store.config import ConfigError, default_reference
+
+    try:
+        ref, _ = default_reference()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc), ctx) from None
+    if ref:
+        return ref
+    raise click.UsageError("Missing option '--reference': give --reference PATH, or set a default with "
+                           "SSEFLOW_REFERENCE=PATH or 'reference: PATH' in the sseflow config file "
+                           "($SSEFLOW_CONFIG or $SSEFLOW_HOME/config.yaml)", ctx)
 
 
 def load(reference: str, energy_column: str | None, exclude: str):

@@ -100,17 +100,63 @@ def _check_overrides(electronic, overrides) -> None:
         check_parameters(str(electronic).strip().lower(), _settings(overrides), "--set")
 
 
+def _gap_range(value: str | None) -> tuple[float, ...]:
+    """``MIN,MAX[,STEP]`` (Å) as the gaps of the scan, MIN and MAX included."""
+    from sseflow.workflows.interfaces.build import SCAN_GAPS
+
+    if value is None:
+        return tuple(SCAN_GAPS)
+    parts = [x.strip() for x in str(value).split(",")]
+    try:
+        nums = [float(x) for x in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (2, 3) or not all(math.isfinite(x) for x in nums):
+        raise InputError(f"--gap-range {value!r}: expected MIN,MAX or MIN,MAX,STEP in Å (e.g. 1.2,4.0)")
+    lo, hi = nums[0], nums[1]
+    step = nums[2] if len(nums) == 3 else 0.4
+    if not (0 < lo < hi) or step <= 0:
+        raise InputError(f"--gap-range {value!r}: needs 0 < MIN < MAX and STEP > 0")
+    n = int(math.floor((hi - lo) / step + 1e-9))
+    if n + 1 > 50:
+        raise InputError(f"--gap-range {value!r}: {n + 1} gaps; use at most 50 (a larger STEP)")
+    gaps = [round(lo + k * step, 6) for k in range(n + 1)]
+    if hi - gaps[-1] > 1e-6:
+        gaps.append(round(hi, 6))
+    return tuple(gaps)
+
+
+def _relative_to(path: str, folder) -> str:
+    """``path`` relative to ``folder`` when it lies inside it, else absolute."""
+    p, d = Path(path).resolve(), Path(folder).resolve()
+    try:
+        return p.relative_to(d).as_posix()
+    except ValueError:
+        return str(p)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:+.2f}%"
 
 
+def _cut(t) -> str:
+    return f"{t.shift:.3f}" + (" flipped" if t.flipped else "")
+
+
 def format_candidates(cands, n: int) -> str:
+    """The ranked table; when listed candidates agree in every number (faces of the same surfaces
+    cut at different heights), a column of the cuts (shift along the normal, flipped) tells them apart."""
     head = ["#", "electrolyte face", "electrode face", "area Å2", "atoms", "vM strain", "eps_a", "eps_b", "score"]
     rows = []
     for c in cands[:n]:
         s = c.strain[c.strained_side]
         rows.append([str(c.rank), c.electrolyte_termination.label, c.electrode_termination.label, f"{c.area:.1f}",
                      str(c.n_atoms), f"{100 * c.von_mises:.2f}%", _pct(s["a"]), _pct(s["b"]), f"{c.score:.3f}"])
+    numbers = [tuple(r[3:]) for r in rows]
+    if len(set(numbers)) < len(numbers):
+        head.append("cuts (electrolyte / electrode)")
+        for r, c in zip(rows, cands[:n]):
+            r.append(f"{_cut(c.electrolyte_termination)} / {_cut(c.electrode_termination)}")
     w = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     lines = ["  ".join(x.ljust(w[i]) for i, x in enumerate(head)).rstrip()]
     lines += ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
@@ -201,7 +247,9 @@ def interface():
 @click.option("--vacuum", type=NON_NEGATIVE, default=12.0, show_default=True, help="Vacuum above the electrode (Å).")
 @click.option("--gap", type=POSITIVE, default=2.0, show_default=True, help="Interlayer distance without --scan (Å).")
 @click.option("--scan/--no-scan", default=True, show_default=True,
-              help="Rigid shifts (3x3 grid of the electrode cell) x gaps (1.6-3.2 Å) scored by single points of --calculator.")
+              help="Rigid shifts (3x3 grid of the electrode cell) x gaps (--gap-range) scored by single points of --calculator.")
+@click.option("--gap-range", "gap_range", default=None, metavar="MIN,MAX[,STEP]",
+              help="Gaps of the scan (Å; default 1.6,3.2,0.4): widen it when the best gap sits at an edge.")
 @click.option("--fixed-layers", type=COUNT, default=2, show_default=True, help="Electrolyte layers held fixed.")
 @click.option("--relax", is_flag=True, help="Relax the interface and both slabs; work of adhesion.")
 @click.option("--calculator", default="chgnet", show_default=True, help="Relaxation / scoring backend.")
@@ -222,7 +270,7 @@ def interface():
 @click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
 def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el_millers, ed_millers,
           electrolyte_thickness, electrode_thickness, strain_on, n_list, pick, stacking, vacuum, gap, scan,
-          fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, overrides, as_json,
+          gap_range, fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, overrides, as_json,
           plot_prefix, out_dir, store, config):
     """Lattice matches of ELECTROLYTE | ELECTRODE, the chosen cell built (and relaxed).
 
@@ -230,9 +278,11 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     """
     from sseflow.workflows.calculators.chgnet import set_torch_threads
     from sseflow.workflows.interfaces.build import write_structure_files
+    from sseflow.workflows.interfaces.progress import terminal_progress
     from sseflow.workflows.interfaces.stages import find_and_build, periods_of, store_interface
 
     say = (lambda *a, **k: None) if as_json else click.echo
+    scan_gaps = _gap_range(gap_range)
     _check_outputs(out_dir, plot_prefix)
     _check_overrides(electronic, overrides)
     if calculator == "chgnet":
@@ -242,9 +292,10 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
                 "electrode_miller": [_miller(m) for m in ed_millers],
                 "electrolyte_thickness": electrolyte_thickness, "electrode_thickness": electrode_thickness,
                 "strain_on": strain_on, "gap": gap, "stacking": stacking, "vacuum": vacuum,
-                "fixed_layers": fixed_layers, "scan": scan}
-    cands, built = find_and_build(electrolyte, electrode, settings, calculator if scan else None, pick=pick,
-                                  pick_label="--candidate")
+                "fixed_layers": fixed_layers, "scan": scan, "scan_gaps": list(scan_gaps)}
+    with terminal_progress() as progress:
+        cands, built = find_and_build(electrolyte, electrode, settings, calculator if scan else None, pick=pick,
+                                      pick_label="--candidate", progress=progress)
     say(f"{len(cands)} lattice matches of {electrolyte} | {electrode} (strain on the {strain_on}):")
     say(format_candidates(cands, n_list))
     cand = cands[pick - 1]
@@ -257,7 +308,8 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     if relax:
         from sseflow.workflows.interfaces.relax import relax_interface
 
-        relaxation = relax_interface(built, calculator, fmax=fmax, steps=steps)
+        with terminal_progress() as progress:
+            relaxation = relax_interface(built, calculator, fmax=fmax, steps=steps, progress=progress)
         summary["relaxation"] = relaxation.summary()
         atoms = relaxation.atoms
         say(format_relax(summary["relaxation"]))
@@ -312,7 +364,9 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     summary["files"] = files
     if out_dir:
         p = Path(out_dir) / "summary.json"
-        p.write_text(json.dumps(summary, indent=2, default=_default))
+        # paths relative to the folder, so that it can be moved or copied as a whole
+        on_disk = dict(summary, files=[_relative_to(f, out_dir) for f in files] + ["summary.json"])
+        p.write_text(json.dumps(on_disk, indent=2, default=_default))
         summary["files"].append(str(p))
     for f in files:
         say(f"wrote {f}")

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "screen": ("sseflow.workflows.cli.screen", "screen", "Rank interlayer candidates between electrolyte and anode."),
     "db": ("sseflow.workflows.cli.db", "db", "Results database: init, status, export, import."),
     "query": ("sseflow.workflows.cli.query", "query", "Query stored windows, reactions and tasks."),
+    "config": ("sseflow.workflows.cli.config", "config", "Show the configuration; write FireWorks' files for the store."),
     "relax": ("sseflow.workflows.cli.relax", "relax", "Relax a structure with a calculator backend."),
     "phases": ("sseflow.workflows.cli.phases", "phases", "Phases the library and the store hold for a chemical system."),
     "phonons": ("sseflow.workflows.cli.phonons", "phonons", "Phonon free energies with phonopy."),

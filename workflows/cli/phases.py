@@ -1,4 +1,8 @@
-"""``sseflow phases CHEMSYS``: what the structure library and the results store hold for a system."""
+"""``sseflow phases CHEMSYS``: what the structure library and the results store hold for a system.
+
+With ``--coverage``: the phases on (and within ``--tolerance`` meV/atom of) the convex hull of a
+reference set, split into those the library provides and those it lacks
+(:mod:`sseflow.workflows.structures.coverage`)."""
 from __future__ import annotations
 
 import itertools
@@ -12,11 +16,24 @@ import click
 @click.option("--store/--no-store", "use_store", default=True, show_default=True,
               help="Also list finished tasks of the results store in this system.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def phases(chemsys, use_store, as_json):
+@click.option("--coverage", is_flag=True,
+              help="List the hull and near-hull phases of a reference set that the library has and lacks.")
+@click.option("--reference", "reference", default=None, type=click.Path(dir_okay=False), metavar="PATH",
+              help="Reference energies for --coverage: CSV formation-energy table or pymatgen entries JSON "
+                   "(default: $SSEFLOW_REFERENCE, else 'reference:' in the sseflow config file).")
+@click.option("--tolerance", default=25.0, show_default=True, type=float, metavar="MEV",
+              help="With --coverage: near-hull phases lie within this many meV/atom of the hull.")
+@click.option("--exclude", default="", metavar="F,..", help="With --coverage: formulas to leave out of the hull.")
+def phases(chemsys, use_store, as_json, coverage, reference, tolerance, exclude):
     """Library phases and stored calculations whose elements lie in CHEMSYS (e.g. Li-P-S)."""
     from sseflow.workflows.structures.library import entry_for, list_phases, parse_chemsys
 
     els = parse_chemsys(chemsys)
+    if coverage:
+        _coverage(els, reference, tolerance, exclude, as_json)
+        return
+    if reference is not None:
+        raise click.UsageError("--reference is used with --coverage")
     rows = []
     for name in list_phases(els):
         r = entry_for(name)
@@ -72,3 +89,47 @@ def _stored_tasks(els: list[str]) -> tuple[list[dict], str | None]:
         return [], f"not read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     keep = ("key", "formula", "chemsys", "calculator", "task_type", "energy_per_atom", "status", "correction_scheme")
     return [{k: d.get(k) for k in keep} for d in docs], None
+
+
+def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: str, as_json: bool) -> None:
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.structures.coverage import coverage
+
+    if reference is None:
+        from sseflow.workflows.store.config import ConfigError, default_reference
+
+        try:
+            reference, _ = default_reference()
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        if not reference:
+            raise click.UsageError("--coverage needs reference energies: give --reference PATH, or set a default "
+                                   "with SSEFLOW_REFERENCE=PATH or 'reference: PATH' in the sseflow config file")
+    if tolerance != tolerance or not 0 <= tolerance < 1e4:
+        raise click.UsageError(f"--tolerance must be between 0 and 10000 meV/atom (got {tolerance:g})")
+    excl = [f.strip() for f in exclude.split(",") if f.strip()]
+    try:
+        cov = coverage(els, reference, tolerance_meV=tolerance, exclude=excl)
+    except InputError as exc:
+        raise InputError(f"--reference {reference}: {exc}") from None
+    cov = {"chemsys": cov["chemsys"], "reference": str(reference), **{k: v for k, v in cov.items() if k != "chemsys"}}
+    if as_json:
+        click.echo(json.dumps(cov, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"Coverage of the {cov['chemsys']} hull of {reference} by the structure library "
+              f"(near hull: within {tolerance:g} meV/atom)")
+    for key, title in (("hull_present", "On the hull, in the library"),
+                       ("near_hull_present", "Near the hull, in the library"),
+                       ("missing", "Missing from the library")):
+        rows = cov[key]
+        t = Table(title=f"{title} ({len(rows)})")
+        for col in ("formula", "E_hull (meV/atom)", "library" if key != "missing" else "reference entry"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(r["formula"], f"{r['e_above_hull_meV']:.1f}",
+                      ", ".join(r.get("library", [])) if key != "missing" else str(r["entry_id"]))
+        con.print(t)

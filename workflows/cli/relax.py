@@ -34,6 +34,7 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
     from sseflow.workflows.calculators import get_calculator
     from sseflow.workflows.calculators.base import check_parameters
     from sseflow.workflows.cli.common import check_output_file, check_output_folder
+    from sseflow.workflows.store.documents import TaskDocument
     from sseflow.workflows.structures.library import get_structure
     from sseflow.workflows.structures.validate import check_min_distance
 
@@ -57,8 +58,8 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
             result = backend.static(s, directory=directory)
         else:
             result = backend.relax(s, fmax=fmax, steps=steps, relax_cell=not fixed_cell, directory=directory)
-        doc = result.task_document()
-        doc["task"] = result.task
+        task = TaskDocument.from_calc_result(result, s, parameters=result.parameters)
+        doc = {**task.summary(), "task": result.task}
         if result.error:
             doc["error"] = result.error
         reused = False
@@ -68,7 +69,7 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
             except Exception as exc:
                 raise InputError(f"cannot write {output}: {str(exc).splitlines()[0]}") from None
         if store:
-            doc["task_id"] = _store(result, s)
+            doc["task_id"] = _store(task)
     if as_json:
         click.echo(json.dumps(doc, indent=1, default=str))
     else:
@@ -103,47 +104,26 @@ def _run_parameters(backend, fmax, steps, fixed_cell, static_only) -> dict:
 
 
 def _find_stored(structure, backend, fmax, steps, fixed_cell, static_only):
-    from sseflow.workflows.dedupe import find_existing
+    """The summary of a stored task computing the same thing (the study's dedupe), or None."""
+    from sseflow.workflows.stages.calculations import find_task
+    from sseflow.workflows.store.documents import TaskDocument
     from sseflow.workflows.store.hooks import open_store
 
     task_type = "static" if static_only else "relax"
+    params = _run_parameters(backend, fmax, steps, fixed_cell, static_only)
     with open_store() as st:
-        cands = st.find("tasks", {"formula": structure.composition.reduced_formula, "calculator": backend.name,
-                                  "task_type": task_type, "status": "completed"})
-    hit = find_existing(structure, backend.name, _run_parameters(backend, fmax, steps, fixed_cell, static_only), cands)
+        hit = find_task(st, structure, backend.name, task_type, params)
     if hit is None:
         return None
-    return _doc_from_store(hit)
+    fields = {k: v for k, v in hit.items() if not k.startswith("_")}
+    return {**TaskDocument(**fields).summary(), "task_id": hit.get("key"), "task": hit.get("task_type")}
 
 
-def _doc_from_store(d: dict) -> dict:
-    """A stored TaskDocument in the shape of CalcResult.task_document()."""
-    from pymatgen.core import Structure
-
-    s = Structure.from_dict(d.get("output_structure") or d["structure"])
-    stress = d.get("stress_GPa")
-    voigt = None
-    if stress:
-        voigt = [stress[0][0] / 160.21766208, stress[1][1] / 160.21766208, stress[2][2] / 160.21766208,
-                 stress[1][2] / 160.21766208, stress[0][2] / 160.21766208, stress[0][1] / 160.21766208]
-    return {
-        "formula": s.composition.formula.replace(" ", ""), "reduced_formula": s.composition.reduced_formula,
-        "chemsys": d.get("chemsys"), "structure": s.as_dict(), "calculator": d.get("calculator"),
-        "parameters": d.get("parameters"), "energy": d.get("energy"), "energy_per_atom": d.get("energy_per_atom"),
-        "max_force": d.get("max_force_eV_A"), "stress": voigt, "n_steps": d.get("n_steps"),
-        "converged": d.get("converged"), "wall_time_s": (d.get("timings") or {}).get("total"),
-        "status": d.get("status"), "files": list((d.get("files") or {}).values()),
-        "fingerprint": d.get("structure_match_fingerprint"), "correction_scheme": d.get("correction_scheme"),
-        "task_id": d.get("key"), "task": d.get("task_type"),
-    }
-
-
-def _store(result, input_structure) -> str:
+def _store(task) -> str:
     from sseflow.workflows.store.hooks import open_store
 
-    doc = result.to_store_document(input_structure)
     with open_store() as st:
-        return st.put(doc)
+        return st.put(task)
 
 
 def _print(doc: dict, reused: bool) -> None:

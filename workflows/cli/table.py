@@ -45,7 +45,12 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
         if not formulas:
             raise InputError("give formulas (or --from-db)")
         if not reference:
-            raise InputError("--reference PATH is required unless --from-db is given")
+            from sseflow.workflows.store.config import default_reference
+
+            reference = default_reference(config)[0]
+        if not reference:
+            raise InputError("--reference PATH is required unless --from-db is given (or set a default: "
+                             "SSEFLOW_REFERENCE, or 'reference: PATH' in the sseflow config file)")
         from sseflow.workflows.cli.window import compute_windows
 
         rs, excl, payloads = compute_windows(formulas, reference, energy_column, exclude, profile=False,

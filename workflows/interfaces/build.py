@@ -30,6 +30,7 @@ from sseflow.analysis.errors import InputError
 from sseflow.workflows.interfaces.matching import InterfaceCandidate, plane_groups, supercell_matrix
 
 EV_PER_A2_TO_J_PER_M2 = 16.021766208
+SCAN_GAPS = (1.6, 2.0, 2.4, 2.8, 3.2)  # Å: interlayer distances of the default gap/shift scan
 SIDE_CODE = {"electrolyte": 0, "electrode": 1}
 
 
@@ -292,8 +293,8 @@ def _fixed_indices(atoms, stacking: str, fixed_layers: int) -> list[int]:
 def build_interface(candidate: InterfaceCandidate, *, gap: float = 2.0, in_plane_offset=(0.0, 0.0),
                     stacking: str = "vacuum", vacuum: float = 12.0, fixed_layers: int = 2,
                     min_ratio: float = 0.7, scan: bool = False, scan_grid: int = 3,
-                    scan_gaps=(1.6, 2.0, 2.4, 2.8, 3.2), calculator=None, electrolyte_slab=None,
-                    electrode_slab=None) -> BuiltInterface:
+                    scan_gaps=SCAN_GAPS, calculator=None, electrolyte_slab=None,
+                    electrode_slab=None, progress=None) -> BuiltInterface:
     """The interface cell of ``candidate``.
 
     Without ``scan``: the electrode at ``gap`` Å above the electrolyte, shifted by
@@ -302,7 +303,8 @@ def build_interface(candidate: InterfaceCandidate, *, gap: float = 2.0, in_plane
     ``scan_gaps``; cells failing the distance check are skipped, the rest are scored by one
     single point each with ``calculator`` (a backend, a backend name, or an ASE calculator;
     default CHGNet) and the lowest energy wins. Any cell with two atoms closer than
-    ``min_ratio`` x the sum of their covalent radii is rejected (InputError).
+    ``min_ratio`` x the sum of their covalent radii is rejected (InputError). ``progress``: an
+    object with ``stage(name, total)`` and ``advance()`` told of each cell of the scan.
     """
     from ase.constraints import FixAtoms
 
@@ -317,9 +319,13 @@ def build_interface(candidate: InterfaceCandidate, *, gap: float = 2.0, in_plane
     if scan:
         calc = _ase_calculator(calculator)
         best = None
+        if progress is not None:
+            progress.stage("gap/shift scan", len(scan_gaps) * scan_grid * scan_grid)
         for g in scan_gaps:
             for i in range(scan_grid):
                 for j in range(scan_grid):
+                    if progress is not None:
+                        progress.advance()
                     off = (i / scan_grid) * geo.d_unit_frac[0] + (j / scan_grid) * geo.d_unit_frac[1]
                     off = np.mod(off, 1.0)
                     at = geo.assemble(float(g), off, stacking, vacuum)
@@ -342,7 +348,9 @@ def build_interface(candidate: InterfaceCandidate, *, gap: float = 2.0, in_plane
         emin = best[0]
         if len(scan_gaps) > 1 and gap in (min(scan_gaps), max(scan_gaps)):
             warn.append(f"the best gap of the scan ({gap:g} Å) is at the edge of the scanned range "
-                        f"{min(scan_gaps):g}-{max(scan_gaps):g} Å")
+                        f"{min(scan_gaps):g}-{max(scan_gaps):g} Å: widen it, e.g. "
+                        f"'sseflow interface build ... --gap-range {max(0.5, min(scan_gaps) - 0.8):g},"
+                        f"{max(scan_gaps) + 0.8:g}'")
         for r in rows:
             if "energy" in r:
                 r["relative_energy"] = r["energy"] - emin

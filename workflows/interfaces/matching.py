@@ -397,6 +397,7 @@ class InterfaceCandidate:
     multiplicity: tuple[int, int]        # supercell areas in units of each side's surface cell
     score: float = 0.0
     rank: int = 0
+    merged: int = 0                      # identical candidates (every label and number) listed as this one
     settings: dict = field(default_factory=dict)
     slabs: dict = field(default_factory=dict, repr=False)  # side -> slab (Structure, c normal) used for the counts
 
@@ -464,7 +465,7 @@ def find_candidates(electrolyte, electrode, *, max_strain: float = 0.05, max_are
                     electrolyte_thickness: float = 9.0, electrode_thickness: float = 8.0,
                     strain_on: str = "electrode", keep_polyhedra: bool = True, ftol: float = 0.1,
                     max_per_pair: int = 3, weights: tuple[float, float, float] = (1.0, 0.5, 0.5),
-                    limit: int | None = None) -> list[InterfaceCandidate]:
+                    limit: int | None = None, progress=None) -> list[InterfaceCandidate]:
     """Ranked lattice matches of ``electrolyte`` and ``electrode`` surfaces.
 
     Both sides: Miller indices up to ``max_index`` (or the given lists), each with all its
@@ -476,7 +477,9 @@ def find_candidates(electrolyte, electrode, *, max_strain: float = 0.05, max_are
     pair of surfaces; each is combined with every pair of faces.
 
     Ranking score (lower is better): ``w_s * von_mises / max_strain + w_a * area / max_area +
-    w_n * n_atoms / max_atoms`` with ``weights = (w_s, w_a, w_n)``.
+    w_n * n_atoms / max_atoms`` with ``weights = (w_s, w_a, w_n)``. Candidates identical in
+    every label and number (faces, cuts, strains, sizes, superlattice vectors) are listed once.
+    ``progress``: an object with ``stage(name, total)`` and ``advance()`` (see ``progress.py``).
     """
     from pymatgen.analysis.interfaces.zsl import ZSLGenerator
 
@@ -497,8 +500,12 @@ def find_candidates(electrolyte, electrode, *, max_strain: float = 0.05, max_are
     }
     # side -> miller -> in-plane-lattice key -> [(termination, thick slab)]
     groups: dict[str, dict[tuple, dict[tuple, list]]] = {s: {} for s in SIDES}
+    if progress is not None:
+        progress.stage("surfaces", sum(len(millers[s]) for s in SIDES))
     for side in SIDES:
         for m in millers[side]:
+            if progress is not None:
+                progress.advance()
             for t in surface_terminations(structs[side], m, side=side, ftol=ftol, keep_polyhedra=keep_polyhedra):
                 slab = t.make_slab(thick[side])
                 groups[side].setdefault(m, {}).setdefault(_vec_key(slab.lattice.matrix), []).append((t, slab))
@@ -510,8 +517,12 @@ def find_candidates(electrolyte, electrode, *, max_strain: float = 0.05, max_are
                 "electrolyte_thickness": thick["electrolyte"], "electrode_thickness": thick["electrode"],
                 "strain_on": strain_on, "keep_polyhedra": keep_polyhedra, "ftol": ftol}
     out: list[InterfaceCandidate] = []
+    if progress is not None:
+        progress.stage("matching", len(groups[film_side]) * len(groups[sub_side]))
     for fgroups in groups[film_side].values():
         for sgroups in groups[sub_side].values():
+            if progress is not None:
+                progress.advance()
             for fkey, fterms in fgroups.items():
                 for skey, sterms in sgroups.items():
                     out.extend(_match_pair(zsl, fterms, sterms, film_side, sub_side, names, max_strain, max_area,
@@ -520,9 +531,34 @@ def find_candidates(electrolyte, electrode, *, max_strain: float = 0.05, max_are
     for c in out:
         c.score = ws * c.von_mises / max_strain + wa * c.area / max_area + wn * c.n_atoms / max_atoms
     out.sort(key=lambda c: (round(c.score, 9), c.label))
+    out = _merge_identical(out)
     for i, c in enumerate(out, 1):
         c.rank = i
     return out[:limit] if limit else out
+
+
+def _candidate_key(c: InterfaceCandidate) -> str:
+    """Everything a candidate reports but its rank, as text: equal keys are the same candidate."""
+    import json
+
+    d = c.as_dict()
+    d.pop("rank", None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def _merge_identical(cands: list[InterfaceCandidate]) -> list[InterfaceCandidate]:
+    """The candidates in order, each one that repeats an earlier one in every label and number
+    dropped (counted in the earlier one's ``merged``)."""
+    first: dict[str, InterfaceCandidate] = {}
+    out = []
+    for c in cands:
+        k = _candidate_key(c)
+        if k in first:
+            first[k].merged += 1
+            continue
+        first[k] = c
+        out.append(c)
+    return out
 
 
 def _match_pair(zsl, fterms, sterms, film_side, sub_side, names, max_strain, max_area, max_atoms, max_per_pair,

@@ -264,7 +264,7 @@ def work_of_adhesion(e_a: float, e_b: float, e_ab: float, area: float, n_interfa
 
 def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float = 0.05, steps: int = 300,
                     relax_slabs: bool = True, rattle: float = 0.03, seed: int = 7,
-                    trajectory: str | os.PathLike | None = None, **overrides) -> InterfaceRelaxation:
+                    trajectory: str | os.PathLike | None = None, progress=None, **overrides) -> InterfaceRelaxation:
     """Relax ``built`` (positions; fixed atoms and the cell kept) and compute W_ad.
 
     ``calculator``: backend name or Backend (``sseflow.workflows.calculators``). The isolated slabs are
@@ -273,9 +273,12 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
     ``rattle`` Å (seeded): an ideal, symmetric surface is a stationary point, and an optimizer
     started exactly there never leaves it (a Si(111) slab with three dangling bonds per atom
     stays unreconstructed alone while it reconstructs in the interface: W_ad 2.95 J/m^2 without
-    the rattle, 0.07 J/m^2 with it). Raises InputError when a calculation fails.
+    the rattle, 0.07 J/m^2 with it). Raises InputError when a calculation fails. ``progress``: an
+    object with ``stage(name, total)`` and ``advance()``, told of each relaxation (interface, slabs).
     """
     t0 = time.perf_counter()
+    if progress is not None:
+        progress.stage(f"relaxation (interface, then the slabs; up to {steps} steps each)", 3 if relax_slabs else 1)
     backend = _backend(calculator, **overrides)
     start = built.atoms.copy()
     calc = backend.ase_calculator()
@@ -287,6 +290,8 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
     res = backend.relax(start, fmax=fmax, steps=steps, relax_cell=False, trajectory=trajectory)
     if res.status != "completed":
         raise InputError(f"interface relaxation failed: {res.error}")
+    if progress is not None:
+        progress.advance()
     relaxed = res.atoms
     for k in ("side", "layer"):
         if k not in relaxed.arrays:
@@ -307,6 +312,8 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
             e_sl[side] = float(r.energy)
             conv[side] = bool(r.converged)
             docs.append(r.task_document())
+            if progress is not None:
+                progress.advance()
         else:
             e_sl[side] = e_sl_rigid[side]
             conv[side] = True

@@ -27,11 +27,11 @@ ELECTRONIC_BACKENDS = ("gpaw", "qe", "vasp")
 # --------------------------------------------------------------------------- build + relax
 
 def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, pick: int = 1,
-                   pick_label: str = "candidate"):
+                   pick_label: str = "candidate", progress=None):
     """Ranked lattice matches and the ``pick``-th built (``settings``: the study's ``interface``
     block / the CLI options: max_strain, max_area, max_atoms, max_index, electrolyte_miller,
     electrode_miller, electrolyte_thickness, electrode_thickness, strain_on, gap, stacking,
-    vacuum, fixed_layers, scan). ``electrolyte``/``electrode``: a structure file, a library name,
+    vacuum, fixed_layers, scan, and scan_gaps: the gaps of the scan, Å). ``electrolyte``/``electrode``: a structure file, a library name,
     a pymatgen Structure (or its ``as_dict()``, as a study Firework receives it) or an ASE Atoms.
     Returns ``(candidates, built)``."""
     from sseflow.workflows.interfaces.build import build_interface
@@ -45,7 +45,8 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
         electrolyte_millers=[tuple(m) for m in st.get("electrolyte_miller") or []] or None,
         electrode_millers=[tuple(m) for m in st.get("electrode_miller") or []] or None,
         electrolyte_thickness=st.get("electrolyte_thickness", 9.0),
-        electrode_thickness=st.get("electrode_thickness", 8.0), strain_on=st.get("strain_on", "electrode"))
+        electrode_thickness=st.get("electrode_thickness", 8.0), strain_on=st.get("strain_on", "electrode"),
+        progress=progress)
     if not cands:
         raise InputError(f"no {_named(electrolyte)} | {_named(electrode)} lattice match within "
                          f"{100 * st['max_strain']:g}% strain, {st['max_area']:g} Å2 and {st['max_atoms']} atoms: "
@@ -55,7 +56,8 @@ def find_and_build(electrolyte, electrode, settings: dict, calculator=None, *, p
     scan = bool(st.get("scan", True)) and calculator is not None
     built = build_interface(cands[pick - 1], gap=st.get("gap", 2.0), stacking=st.get("stacking", "vacuum"),
                             vacuum=st.get("vacuum", 12.0), fixed_layers=st.get("fixed_layers", 2), scan=scan,
-                            calculator=calculator if scan else None)
+                            calculator=calculator if scan else None, progress=progress,
+                            **({"scan_gaps": tuple(st["scan_gaps"])} if st.get("scan_gaps") else {}))
     return cands, built
 
 

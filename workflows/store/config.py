@@ -22,6 +22,10 @@ mongoclient_kwargs), so an existing ``my_launchpad.yaml`` is a valid sseflow con
     embedded: true               # or a path: the embedded file store (relative to the YAML file)
 
 ``${VAR}`` in ``uri``, ``host`` and ``password`` is expanded from the environment.
+
+The same file may name the default reference-energy file of the analysis commands
+(``reference: PATH``, relative to the YAML file); ``SSEFLOW_REFERENCE`` overrides it
+(:func:`default_reference`).
 """
 from __future__ import annotations
 
@@ -266,6 +270,7 @@ def from_file(path: str | os.PathLike, source: str | None = None) -> StoreConfig
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p}: expected a mapping at top level")
+    data = {k: v for k, v in data.items() if k != "reference"}  # see default_reference()
     if "db" in data:
         db = data["db"]
         if isinstance(db, str):
@@ -354,3 +359,49 @@ def load_config(config: str | os.PathLike | StoreConfig | None = None) -> StoreC
     if home_cfg.is_file():
         return from_file(home_cfg)
     return StoreConfig(backend="embedded", path=default_store_path(), source="default")
+
+
+def config_file(config: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
+    """The sseflow YAML file in use and what chose it: ``--config FILE``, ``SSEFLOW_CONFIG`` or
+    ``$SSEFLOW_HOME/config.yaml``; ``(None, None)`` when there is none (a spec or nothing)."""
+    if config is not None and str(config).strip():
+        text = str(config).strip()
+        if is_mongo_uri(text) or text.lower() == "embedded" or text.lower().startswith("embedded:"):
+            return None, None
+        return Path(text).expanduser(), f"--config {text}"
+    env = os.environ.get("SSEFLOW_CONFIG")
+    if env and env.strip():
+        return Path(env).expanduser(), f"SSEFLOW_CONFIG={env}"
+    home_cfg = sseflow_home() / "config.yaml"
+    if home_cfg.is_file():
+        return home_cfg, str(home_cfg)
+    return None, None
+
+
+def default_reference(config: str | os.PathLike | None = None) -> tuple[str | None, str | None]:
+    """The default reference-energy file and where it was set: ``$SSEFLOW_REFERENCE``, else
+    ``reference: PATH`` in the sseflow config file (:func:`config_file`; a relative path is
+    relative to that file's folder). ``(None, None)`` when neither is set."""
+    import yaml
+
+    env = os.environ.get("SSEFLOW_REFERENCE")
+    if env and env.strip():
+        return os.path.expanduser(env.strip()), "SSEFLOW_REFERENCE"
+    path, _ = config_file(config)
+    if path is None and config is not None:  # a spec: the config file of the environment
+        path, _ = config_file(None)
+    if path is None or not path.is_file():
+        return None, None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None, None  # load_config reports a broken file
+    ref = data.get("reference") if isinstance(data, dict) else None
+    if ref is None or not str(ref).strip():
+        return None, None
+    if not isinstance(ref, str):
+        raise ConfigError(f"config file {path}: 'reference' must be a file path")
+    ref_path = Path(os.path.expanduser(os.path.expandvars(ref.strip())))
+    if not ref_path.is_absolute():
+        ref_path = path.parent / ref_path
+    return str(ref_path), f"{path} (reference:)"

@@ -19,6 +19,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -282,6 +283,8 @@ def _check_payload(payload: dict, what: str, required: tuple[str, ...]) -> None:
 
 # --------------------------------------------------------------------------- calculations
 
+GPA_PER_EV_A3 = 160.21766208  # stress: eV/Å^3 -> GPa
+
 class TaskDocument(StoredDocument):
     """One calculation: a structure, a calculator with its parameters, and what it returned."""
 
@@ -363,6 +366,70 @@ class TaskDocument(StoredDocument):
         return cls(structure=sd, output_structure=od, calculator=calculator, parameters=dict(parameters or {}),
                    energy=None if energy is None else float(energy), max_force_eV_A=max_f, rms_force_eV_A=rms_f,
                    stress_GPa=st, task_type=task_type, **kw)
+
+
+    @classmethod
+    def from_calc_result(cls, result: Any, input_structure: Any = None, *, parameters: dict | None = None,
+                         **kw: Any) -> "TaskDocument":
+        """The task document of a calculator backend's ``CalcResult`` (the one path from a
+        calculation to its document).
+
+        ``structure`` is the input structure (``input_structure``, else the result's), which
+        ``fingerprint`` and the key are made of; ``output_structure`` the result's. ``parameters``:
+        the result's physics parameters (:func:`sseflow.workflows.dedupe.physics_parameters`) unless
+        given (``sseflow relax --store`` keeps every run parameter, so that runs with other step
+        limits are stored side by side); stress in GPa
+        (3x3), ``timings["total"]`` the wall time; ``status`` the result's outcome (``completed``,
+        ``failed``, ``not_converged``). Non-finite energy, forces or stress are left out. Extra
+        fields (``label``, ``fw_id``, ``launch_dir`` ...) come from ``kw``.
+        """
+        import math
+
+        import numpy as np
+
+        from sseflow.workflows.calculators.base import jsonable
+        from sseflow.workflows.dedupe import physics_parameters
+
+        stress = None
+        s = np.asarray(result.stress, dtype=float)
+        if s.size == 6 and np.isfinite(s).all():
+            stress = (s * GPA_PER_EV_A3).tolist()
+        forces = np.asarray(result.forces, dtype=float)
+        energy = result.energy if result.energy is not None and math.isfinite(result.energy) else None
+        return cls.from_result(
+            result.structure if input_structure is None else input_structure, result.calculator,
+            physics_parameters(jsonable(result.parameters)) if parameters is None else jsonable(parameters),
+            energy=energy,
+            forces=forces if np.isfinite(forces).all() else None, stress=stress, task_type=result.task,
+            output_structure=result.structure, status=result.outcome, error=result.error,
+            timings={"total": round(float(result.wall_time_s), 3)},
+            files={Path(f).name: str(f) for f in result.files}, correction_scheme=result.correction_scheme,
+            n_steps=int(result.n_steps), converged=bool(result.converged), **kw)
+
+    def summary(self) -> dict[str, Any]:
+        """The plain-JSON view ``sseflow relax`` prints: the final structure, energy, largest force
+        (``max_force``, eV/Å), stress as Voigt 6 in eV/Å^3 (ASE's), steps, wall time, status, files,
+        and ``structure_match_fingerprint`` (:func:`sseflow.workflows.dedupe.fingerprint` of the
+        final structure)."""
+        from pymatgen.core import Structure
+
+        from sseflow.workflows.dedupe import fingerprint
+
+        d = self.model_dump()
+        s = Structure.from_dict(self.output_structure or self.structure)
+        voigt = None
+        if self.stress_GPa:
+            t = self.stress_GPa
+            voigt = [x / GPA_PER_EV_A3 for x in (t[0][0], t[1][1], t[2][2], t[1][2], t[0][2], t[0][1])]
+        return {
+            "formula": s.composition.formula.replace(" ", ""), "reduced_formula": s.composition.reduced_formula,
+            "chemsys": self.chemsys, "structure": s.as_dict(), "calculator": self.calculator,
+            "parameters": self.parameters, "energy": self.energy, "energy_per_atom": self.energy_per_atom,
+            "max_force": self.max_force_eV_A, "stress": voigt, "n_steps": d.get("n_steps"),
+            "converged": d.get("converged"), "wall_time_s": self.timings.get("total"), "status": self.status,
+            "files": list(self.files.values()), "structure_match_fingerprint": fingerprint(s),
+            "correction_scheme": d.get("correction_scheme"),
+        }
 
 
 class EntrySource(BaseModel):

@@ -1,8 +1,11 @@
 """The structure library shipped with sseflow: competing phases of the systems users start with.
 
-Each phase is a CIF under ``workflows/data/structures/`` written from published crystallography,
-with its source in the file header and in ``index.json`` (name, formula, space group, aliases,
-whether it is the default polymorph for its formula, experimental frame or relaxed ordered model).
+Each phase is a CIF under ``workflows/data/structures/`` written from published crystallography or
+copied unchanged from a sourced DFT relaxation (Materials Project, JARVIS-DFT), with its source in the
+file header and in ``index.json`` (name, formula, space group, aliases, whether it is the default
+polymorph for its formula, experimental frame or relaxed model; sourced files also ``original_id``
+and ``licence``). :mod:`sseflow.workflows.structures.coverage` lists the hull phases of a reference
+set that the library lacks.
 
 >>> get_structure("Li3PS4")          # default polymorph (gamma), by formula or alias
 >>> get_structure("Li12P4S16")       # any unreduced formula of a library phase
