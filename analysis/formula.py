@@ -102,11 +102,6 @@ def num_atoms(comp: dict[str, float]) -> float:
     return float(sum(comp.values()))
 
 
-def normalized(comp: dict[str, float]) -> dict[str, float]:
-    n = num_atoms(comp)
-    return {k: v / n for k, v in comp.items()}
-
-
 def _order(comp: dict[str, float]) -> list[str]:
     return sorted(comp, key=lambda s: (electronegativity(s), ATOMIC_NUMBER[s]))
 

@@ -118,10 +118,6 @@ class PhaseSpace:
             raise InputError(f"hull LP failed for composition {b}: {res.status}")
         return self._decomp(res.x, res.objective, res.row_dual)
 
-    def hull_energy_per_atom(self, comp: dict[str, float]) -> float:
-        b = self.vector(comp)
-        return self.hull(b / b.sum()).energy
-
     def mu_range(self, dec: Decomposition, element: str) -> tuple[float | None, float | None]:
         """Range of the chemical potential of ``element`` over the optimal dual face of ``dec``.
 

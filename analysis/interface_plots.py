@@ -9,11 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-
-def _plt():
-    from sseflow.analysis.plots import _pyplot
-
-    return _pyplot()
+from sseflow.analysis.plots import pyplot
 
 
 def _finish(fig, ax, path, title: str | None) -> str:
@@ -22,7 +18,7 @@ def _finish(fig, ax, path, title: str | None) -> str:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    _plt().close(fig)
+    pyplot().close(fig)
     return str(path)
 
 
@@ -34,7 +30,7 @@ def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: t
     from ase.data import covalent_radii
     from ase.data.colors import jmol_colors
 
-    plt = _plt()
+    plt = pyplot()
     a = atoms.copy()
     a.set_constraint()
     side = np.asarray(a.arrays.get("side", np.zeros(len(a), int)))
@@ -83,7 +79,7 @@ def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path
     ``sides``: 0 electrolyte (blue), 1 electrode (orange); ``bulk_layers``: centres of the
     layers the barrier was read from (drawn thicker).
     """
-    plt = _plt()
+    plt = pyplot()
     e = np.asarray(energies, float) - fermi_level
     ld = np.asarray(layer_dos, float)
     c = np.asarray(centres, float)
@@ -119,7 +115,7 @@ def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path, *, re
                            cbm: float | None = None, electrolyte_range=None, title: str | None = None) -> str:
     """Planar and macroscopic averages of the electrostatic potential along the normal, with
     E_F and the aligned electrolyte band edges (potential line-up) over its bulk-like region."""
-    plt = _plt()
+    plt = pyplot()
     z = np.asarray(z, float)
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     ax.plot(z, v_planar, color="0.6", lw=0.8, label="planar average")

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sseflow.analysis.errors import InputError
+from sseflow.analysis.tables import latex_formula
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 # Typical cathode operating potentials (V vs Li/Li+), marked on the window figure.
@@ -20,14 +21,8 @@ def check_figure_path(path: str | Path) -> Path:
     return p
 
 
-def _mathtext(formula: str) -> str:
-    """Li7La3Zr2O12 -> Li$_{7}$La$_{3}$... for axis labels."""
-    import re
-
-    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", formula)
-
-
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,13 +106,13 @@ def plot_windows(rows: Sequence[dict], path: str | Path | None = None, vmax: flo
         if v is None or name == "Li" or not (0.0 < v < vmax):
             continue
         ax.axvline(v, color="#b9770e", lw=1.0, ls=":")
-        ax.text(v + 0.03, -0.55, f"{_mathtext(name)} anode ({v:.2f} V)", fontsize=6, va="bottom", ha="left",
+        ax.text(v + 0.03, -0.55, f"{latex_formula(name)} anode ({v:.2f} V)", fontsize=6, va="bottom", ha="left",
                 color="#b9770e", zorder=4)
     for name, v in CATHODES:
         ax.axvline(v, color="#7d3c98", lw=0.8, ls="--")
         ax.text(v, n - 0.3, name, rotation=90, fontsize=7, va="bottom", ha="right", color="#7d3c98")
     ax.set_yticks(range(n))
-    ax.set_yticklabels([_mathtext(r["material"]) for r in rows][::-1])
+    ax.set_yticklabels([latex_formula(r["material"]) for r in rows][::-1])
     ax.set_xlim(0, vmax)
     ax.set_ylim(-0.6, n + 0.9)
     xlabel = "Potential vs Li/Li$^+$ (V)"

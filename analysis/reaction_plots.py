@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from sseflow.analysis.plots import _mathtext, check_figure_path, new_axes, save_figure
+from sseflow.analysis.plots import check_figure_path, new_axes, save_figure
+from sseflow.analysis.tables import latex_formula
 from sseflow.analysis.reactions import Kink, ReactionResult
 
 
@@ -22,17 +23,17 @@ def as_reaction_result(obj) -> ReactionResult:
         return obj
     if hasattr(obj, "payload") and callable(obj.payload):
         obj = obj.payload()
-    from sseflow.analysis.tables import _curve_variable, _non_li_fraction
+    from sseflow.analysis.tables import curve_variable, non_li_fraction
 
     d = dict(obj)
     v = d.get("potential_V")
-    fa, fb = _non_li_fraction(d["reactant_a"]), _non_li_fraction(d["reactant_b"])
+    fa, fb = non_li_fraction(d["reactant_a"]), non_li_fraction(d["reactant_b"])
 
     def kink(k: dict) -> Kink:
         return Kink(x=float(k["x"]), energy_meV_per_atom=float(k["energy_meV_per_atom"]),
                     reaction=str(k.get("reaction") or ""), products=list(k.get("products") or []),
                     energy_eV_per_reaction=float(k.get("energy_eV_per_reaction") or 0.0),
-                    y=_curve_variable(float(k["x"]), v, fa, fb))
+                    y=curve_variable(float(k["x"]), v, fa, fb))
 
     kinks = [kink(k) for k in sorted(d.get("kinks") or [d["minimum"]], key=lambda k: k["x"])]
     m = d["minimum"]
@@ -50,7 +51,7 @@ def as_reaction_result(obj) -> ReactionResult:
 
 def _title(r: ReactionResult) -> str:
     mode = "chemical" if r.potential_V is None else f"open to Li at {r.potential_V:g} V"
-    return f"{_mathtext(r.reactant_a)} | {_mathtext(r.reactant_b)} ({mode})"
+    return f"{latex_formula(r.reactant_a)} | {latex_formula(r.reactant_b)} ({mode})"
 
 
 def _ylabel(rs: Sequence[ReactionResult]) -> str:
@@ -97,12 +98,12 @@ def plot_reaction(results, path: str | Path | None = None, ax=None):
                         textcoords="offset points", fontsize=7, ha="center", va="center",
                         color="crimson" if hot else "black", fontweight="bold" if hot else "normal")
             key.append((f"{i}. x={k.x:.3f}, {k.energy_meV_per_atom:.0f}: "
-                        + (", ".join(_mathtext(f) for f in k.products) or "-"), hot))
+                        + (", ".join(latex_formula(f) for f in k.products) or "-"), hot))
         for j, (line, hot) in enumerate(key):
             ax.text(1.02, 1.0 - j * min(0.065, 0.95 / max(len(key), 1)), line, transform=ax.transAxes,
                     fontsize=7, va="top", ha="left", color="crimson" if hot else "black")
         ax.set_title(_title(r), fontsize=10)
-        ax.set_xlabel(f"x in (1-x) {_mathtext(r.reactant_a)} + x {_mathtext(r.reactant_b)} (atom fraction)")
+        ax.set_xlabel(f"x in (1-x) {latex_formula(r.reactant_a)} + x {latex_formula(r.reactant_b)} (atom fraction)")
     else:
         import matplotlib
 
@@ -114,13 +115,13 @@ def plot_reaction(results, path: str | Path | None = None, ax=None):
             v = "chemical" if r.potential_V is None else f"{r.potential_V:g} V"
             if same_b:
                 return v
-            return _mathtext(r.reactant_b) if same_v else f"{_mathtext(r.reactant_b)} ({v})"
+            return latex_formula(r.reactant_b) if same_v else f"{latex_formula(r.reactant_b)} ({v})"
 
         for i, r in enumerate(rs):
             c = cmap(i / max(len(rs) - 1, 1))
             x, e = r.curve()
             m = r.minimum
-            products = ", ".join(_mathtext(f) for f in m.products) if m.energy_meV_per_atom < -1.0 else "no reaction"
+            products = ", ".join(latex_formula(f) for f in m.products) if m.energy_meV_per_atom < -1.0 else "no reaction"
             ax.plot(x, e, "-", color=c, lw=1.6, label=f"{label(r)}: {m.energy_meV_per_atom:.0f} ({products})")
             ax.plot([k.x for k in r.kinks], [k.energy_meV_per_atom for k in r.kinks], "o", color=c, ms=3)
             ax.plot([m.x], [m.energy_meV_per_atom], "*", color=c, ms=11, mec="k", mew=0.4)
@@ -128,11 +129,11 @@ def plot_reaction(results, path: str | Path | None = None, ax=None):
         ax.legend(fontsize=7, title=f"{what}: minimum (products)", title_fontsize=7, loc="upper left",
                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         if same_b:
-            ax.set_title(f"{_mathtext(rs[0].reactant_a)} | {_mathtext(rs[0].reactant_b)}", fontsize=10)
-            ax.set_xlabel(f"x in (1-x) {_mathtext(rs[0].reactant_a)} + x {_mathtext(rs[0].reactant_b)} "
+            ax.set_title(f"{latex_formula(rs[0].reactant_a)} | {latex_formula(rs[0].reactant_b)}", fontsize=10)
+            ax.set_xlabel(f"x in (1-x) {latex_formula(rs[0].reactant_a)} + x {latex_formula(rs[0].reactant_b)} "
                           f"(atom fraction)")
         else:
-            ax.set_title(f"{_mathtext(rs[0].reactant_a)} against each partner"
+            ax.set_title(f"{latex_formula(rs[0].reactant_a)} against each partner"
                          + (f" at {rs[0].potential_V:g} V" if same_v and rs[0].potential_V is not None else ""),
                          fontsize=10)
             ax.set_xlabel("x (atom fraction of the partner)")
@@ -167,9 +168,9 @@ def plot_screening(rows: Sequence[dict], path: str | Path | None = None, electro
     ys = [n - 1 - i for i in range(n)]
     h = 0.38
     ax1.barh([y + h / 2 for y in ys], [r["rxn_anode_meV"] for r in rows], height=h, color="#c0392b",
-             label=f"with anode{f' ({_mathtext(anode)})' if anode else ''}")
+             label=f"with anode{f' ({latex_formula(anode)})' if anode else ''}")
     ax1.barh([y - h / 2 for y in ys], [r["rxn_electrolyte_meV"] for r in rows], height=h, color="#2e86c1",
-             label=f"with electrolyte{f' ({_mathtext(electrolyte)})' if electrolyte else ''}")
+             label=f"with electrolyte{f' ({latex_formula(electrolyte)})' if electrolyte else ''}")
     ax1.axvline(0.0, color="k", lw=0.8)
     ax1.set_xlabel("most negative E$_\\mathrm{rxn}$ (meV/atom)")
     ax1.legend(fontsize=7, loc="upper left")
@@ -184,17 +185,17 @@ def plot_screening(rows: Sequence[dict], path: str | Path | None = None, electro
         ax2.barh(y, min(hi, vmax) - lo, left=lo, color=color, height=0.6)
     if anode_potential_V is not None:
         ax2.axvline(anode_potential_V, color="#c0392b", lw=1.2, ls="--")
-        ax2.text(anode_potential_V, n - 0.4, f" {_mathtext(anode) if anode else 'anode'} {anode_potential_V:.2f} V", fontsize=7, color="#c0392b",
+        ax2.text(anode_potential_V, n - 0.4, f" {latex_formula(anode) if anode else 'anode'} {anode_potential_V:.2f} V", fontsize=7, color="#c0392b",
                  va="bottom")
     ax2.set_xlim(0, vmax)
     ax2.set_xlabel("coating window (V vs Li/Li$^+$)")
     ax2.set_title("green: window reaches the anode potential", fontsize=8)
     ax1.set_yticks(ys)
-    ax1.set_yticklabels([f"{r['rank']}. {_mathtext(r['candidate'])}" for r in rows])
+    ax1.set_yticklabels([f"{r['rank']}. {latex_formula(r['candidate'])}" for r in rows])
     ax1.set_ylim(-0.8, n + 0.2)
     title = "Interlayer screening"
     if electrolyte and anode:
-        title += f": {_mathtext(electrolyte)} | coating | {_mathtext(anode)}"
+        title += f": {latex_formula(electrolyte)} | coating | {latex_formula(anode)}"
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path, bbox_inches="tight")

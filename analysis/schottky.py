@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.analysis.slabs import plane_groups
 
 GAP_WARNING = ("semilocal DFT (LDA/GGA) underestimates band gaps (typically by 30-50 %): the conduction "
                "band edge comes out too low, so n-type barriers (E_CBM - E_F) are lower bounds; a hybrid "
@@ -219,13 +220,8 @@ def layer_bins(positions, mask, *, period: float | None = None, bin_width: float
         ze = np.mod(ze - start, cell_length) + start
     lo, hi = (float(ze.min()), float(ze.max())) if boundaries is None else (float(boundaries[0]), float(boundaries[1]))
     w = float(bin_width or period or 2.0)
-    order = np.argsort(ze)
-    plane = np.empty(len(ze), dtype=int)
-    k = 0
-    for i, idx in enumerate(order):
-        if i and ze[idx] - ze[order[i - 1]] > plane_tol:
-            k += 1
-        plane[idx] = k
+    plane = plane_groups(ze, plane_tol)
+    k = int(plane.max())
     pz = np.array([ze[plane == p].mean() for p in range(k + 1)])
     layer_of_plane = np.empty(len(pz), dtype=int)
     layer, first = 0, pz[0]

@@ -35,7 +35,6 @@ import csv
 import io
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -45,6 +44,7 @@ from sseflow.analysis.formula import parse_formula, reduced_formula, reduced_for
 from sseflow.analysis.reactions import ReactionCalculator
 from sseflow.analysis.reference import ReferenceSet
 from sseflow.analysis.results import MSONResult
+from sseflow.analysis.tables import latex_formula, text_table
 from sseflow.analysis.window import WindowCalculator
 
 #: Coatings and interlayers reported for Li and Si anodes with sulfide, oxide and halide
@@ -229,10 +229,6 @@ def _products(r: dict, side: str) -> str:
     return " + ".join(r[f"{side}_products"]) if r[f"rxn_{side}_meV"] < -STABLE_TOL_MEV else ""
 
 
-def _latex(f: str) -> str:
-    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
-
-
 def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
     """The ranked table as ``text``, ``md``, ``csv``, ``latex`` or ``json``."""
     fmt = fmt.lower()
@@ -259,9 +255,9 @@ def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
                  r"$E_\mathrm{rxn}^\mathrm{SE}$ (meV/atom) & Products & Verdict \\", r"\midrule"]
         for r in rows:
             c = _cells(r)
-            c[1] = _latex(c[1])
-            c[6] = ", ".join(_latex(p) for p in c[6].split(", "))
-            c[8] = ", ".join(_latex(p) for p in c[8].split(", "))
+            c[1] = latex_formula(c[1])
+            c[6] = ", ".join(latex_formula(p) for p in c[6].split(", "))
+            c[8] = ", ".join(latex_formula(p) for p in c[8].split(", "))
             c[3] = "--" if c[3] == "-" else c[3]
             c[4] = "--" if c[4] == "-" else c[4]
             lines.append(" & ".join(c) + r" \\")
@@ -271,8 +267,5 @@ def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
         head = ["#", "coating", "V_red", "V_ox", "E_hull", "E_anode", "products (anode)", "E_SE",
                 "products (electrolyte)", "verdict"]
         body = [_cells(r, " + ") for r in rows]
-        widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-        out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-        out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in body]
-        return "\n".join(out) + "\n"
+        return text_table(head, body)
     raise InputError(f"unknown table format '{fmt}': use text, md, csv, latex or json")

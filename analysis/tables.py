@@ -141,8 +141,17 @@ def _cells(row, products_sep=", ") -> list[str]:
             products_sep.join(row["oxidation_products"]) or "-", _ehull(row)]
 
 
-def _latex_formula(f: str) -> str:
-    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
+def latex_formula(formula: str) -> str:
+    """Subscripted amounts for LaTeX and matplotlib's mathtext: ``Li7P3S11`` -> ``Li$_{7}$P$_{3}$S$_{11}$``."""
+    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", formula)
+
+
+def text_table(head: Sequence[str], body: Sequence[Sequence[str]], rstrip: bool = True) -> str:
+    """A plain-text table: cells left-aligned in columns two spaces apart, one line per row
+    (``rstrip``: without trailing blanks)."""
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in [head, *body]]
+    return "\n".join(line.rstrip() if rstrip else line for line in lines) + "\n"
 
 
 def format_table(rows: Sequence[dict], fmt: str) -> str:
@@ -180,11 +189,11 @@ def format_table(rows: Sequence[dict], fmt: str) -> str:
         body = []
         for r in rows:
             c = _cells(r)
-            red = ", ".join(_latex_formula(p) for p in r["reduction_products"]) or "--"
-            ox = ", ".join(_latex_formula(p) for p in r["oxidation_products"]) or "--"
+            red = ", ".join(latex_formula(p) for p in r["reduction_products"]) or "--"
+            ox = ", ".join(latex_formula(p) for p in r["oxidation_products"]) or "--"
             eh = "--" if r["e_above_hull_meV"] is None else f"{r['e_above_hull_meV']:.0f}"
             t = "--" if r.get("temperature_K") is None else f"{r['temperature_K']:g}"
-            body.append(_with_t(rows, [_marked(_latex_formula(c[0]), r, "latex"), tex_number(c[1]),
+            body.append(_with_t(rows, [_marked(latex_formula(c[0]), r, "latex"), tex_number(c[1]),
                                        tex_number(c[2]), red, ox, tex_number(eh)], t))
         notes = ["Reduction products ``--'': stable against Li metal; oxidation products ``--'': no "
                  "oxidation limit."] + _footnotes(rows, "latex")
@@ -195,10 +204,7 @@ def format_table(rows: Sequence[dict], fmt: str) -> str:
         body = [_with_t(rows, [r["material"], _num(r["reduction_V"]), _num(r["oxidation_V"]), _ehull(r),
                                " + ".join(r["reduction_products"]) or "stable vs Li",
                                " + ".join(r["oxidation_products"]) or "-"], _t(r)) for r in rows]
-        widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-        out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-        out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
-        return "\n".join(out) + "\n"
+        return text_table(head, body, rstrip=False)
     raise ValueError(f"unknown table format '{fmt}'")
 
 
@@ -211,7 +217,8 @@ REACTION_COLUMNS = ("electrolyte", "partner", "potential_V", "x_min", "E_mutual_
 NO_REACTION_MEV = 1.0
 
 
-def _non_li_fraction(formula: str) -> float:
+def non_li_fraction(formula: str) -> float:
+    """Atom fraction of the elements other than Li in ``formula``."""
     from sseflow.analysis.formula import parse_formula
 
     comp = parse_formula(formula)
@@ -219,7 +226,7 @@ def _non_li_fraction(formula: str) -> float:
     return (n - comp.get("Li", 0.0)) / n if n else 1.0
 
 
-def _curve_variable(x: float, potential, fa: float, fb: float) -> float:
+def curve_variable(x: float, potential, fa: float, fb: float) -> float:
     """The variable E_rxn is piecewise linear in: x (closed system), the non-Li fraction y (open)."""
     if potential is None:
         return x
@@ -244,12 +251,12 @@ def reaction_rows(payloads: Sequence[dict]) -> list[dict]:
                      {"x": 1.0, "energy_meV_per_atom": 0.0, "products": [], "reaction": ""}]
         kinks = sorted(kinks, key=lambda k: k["x"])
         v = p.get("potential_V")
-        fa, fb = _non_li_fraction(p["reactant_a"]), _non_li_fraction(p["reactant_b"])
+        fa, fb = non_li_fraction(p["reactant_a"]), non_li_fraction(p["reactant_b"])
         e0, e1 = kinks[0]["energy_meV_per_atom"], kinks[-1]["energy_meV_per_atom"]
         e0, e1 = (0.0 if abs(e0) < 0.05 else e0), (0.0 if abs(e1) < 0.05 else e1)
         best, best_e = None, 0.0
         for k in kinks:
-            y = _curve_variable(k["x"], v, fa, fb)
+            y = curve_variable(k["x"], v, fa, fb)
             e = k["energy_meV_per_atom"] - (1.0 - y) * e0 - y * e1
             if best is None or e < best_e - 1e-9:
                 best, best_e = k, e
@@ -295,17 +302,12 @@ def format_reactions(rows: Sequence[dict], fmt: str) -> str:
                       "'chemical': closed system, otherwise open to Li at that potential (V vs Li/Li+)."]
         return "\n".join(lines) + "\n"
     if fmt == "latex":
-        import re
-
-        def tex(f):
-            return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
-
         head = ["Electrolyte", "Partner", "$V$ (V)", r"$x_\mathrm{min}$", r"$E_\mathrm{rxn}$ (meV/atom)", "Products",
                 r"$E_\mathrm{self}^\mathrm{SE}$", r"$E_\mathrm{self}^\mathrm{partner}$"]
         body = []
         for r, c in zip(rows, cells):
-            prods = ", ".join(tex(p) for p in r["products"]) or "--"
-            body.append([tex(c[0]), tex(c[1]), "--" if r["potential_V"] is None else c[2], tex_number(c[3]),
+            prods = ", ".join(latex_formula(p) for p in r["products"]) or "--"
+            body.append([latex_formula(c[0]), latex_formula(c[1]), "--" if r["potential_V"] is None else c[2], tex_number(c[3]),
                          tex_number(c[4]), prods, tex_number(c[7]), tex_number(c[8])])
         caption = (rf"Interfacial reactions: most negative $E_\mathrm{{rxn}}$ ({unit}), {REACTION_CONVENTION}; "
                    r"$E_\mathrm{self}$: the curve at $x = 0$ (electrolyte) and $x = 1$ (partner).")
@@ -314,7 +316,5 @@ def format_reactions(rows: Sequence[dict], fmt: str) -> str:
         return latex_table("llrrrlrr", head, body, caption, "tab:reactions", notes)
     if fmt == "text":
         head = ["electrolyte", "partner", "potential_V", "x_min", "E_mutual_meV", "products"]
-        table = [head] + [c[:6] for c in cells]
-        widths = [max(len(x[i]) for x in table) for i in range(len(head))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
+        return text_table(head, [c[:6] for c in cells])
     raise ValueError(f"unknown table format '{fmt}'")

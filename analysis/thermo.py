@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -208,11 +208,6 @@ class FreeEnergyTable(MSONResult):
             raise InputError(f"free energy of {self.formula} is known for {lo:g}-{hi:g} K, not at "
                              f"{', '.join(f'{x:g}' for x in t[(t < lo) | (t > hi)])} K")
         return np.interp(t, self.temperatures, self.free_energy)
-
-    @classmethod
-    def from_function(cls, formula: str, fn: Callable, temperatures, source: str = "model") -> "FreeEnergyTable":
-        t = np.asarray(temperatures, dtype=float)
-        return cls(formula, t, np.asarray(fn(t), dtype=float), source)
 
 
 def formation_free_energy(e_form, composition: Mapping[str, float], f_phase, f_elements: Mapping[str, object]):

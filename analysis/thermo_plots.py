@@ -1,4 +1,4 @@
-"""Figures for phonons and temperature-dependent windows (PNG/SVG/PDF files).
+"""Figures for phonons and temperature-dependent windows: matplotlib Figures, optionally written as PNG/SVG/PDF.
 
 Inputs are plain objects or dicts with the fields of a phonon result / document
 (``formula``, ``dos_frequencies``/``dos_frequencies_THz``, ``dos``/``dos_states_per_atom_THz``,
@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sseflow.analysis.plots import _mathtext, _pyplot, check_figure_path
+from sseflow.analysis.plots import new_axes, save_figure
+from sseflow.analysis.tables import latex_formula
 
 
 def _get(obj, *names, default=None):
@@ -50,7 +51,7 @@ def plot_phonon_dos(ax, items, offset: float | None = None) -> None:
         y0 = i * step
         ax.plot(s["freq"], s["dos"] + y0, lw=1.0, color=f"C{i % 10}")
         ax.fill_between(s["freq"], y0, s["dos"] + y0, alpha=0.25, color=f"C{i % 10}")
-        label = _mathtext(s["formula"]) + (" (imaginary modes)" if s["flagged"] else "")
+        label = latex_formula(s["formula"]) + (" (imaginary modes)" if s["flagged"] else "")
         ax.text(s["freq"].max(), y0 + 0.15 * step, label, ha="right", va="bottom", fontsize=7)
     ax.axvline(0.0, color="k", lw=0.6)
     ax.set_xlabel("Frequency (THz)")
@@ -64,18 +65,23 @@ def plot_free_energy(ax, items) -> None:
         if not s["t"].size:
             continue
         ax.plot(s["t"], 1000.0 * s["f"], lw=1.2, color=f"C{i % 10}", ls="--" if s["flagged"] else "-",
-                label=_mathtext(s["formula"]))
+                label=latex_formula(s["formula"]))
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel("Temperature (K)")
     ax.set_ylabel("$F_\\mathrm{vib}$ (meV/atom)")
     ax.legend(fontsize=7, frameon=False)
 
 
-def plot_phonons(items: Sequence, path: str | Path, t_max: float | None = 1000.0) -> Path:
-    """Two panels: phonon DOS of every phase and F_vib(T)."""
-    p = check_figure_path(path)
-    plt = _pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 0.5 * max(4, len(items)) + 2.0))
+def plot_phonons(items: Sequence, path: str | Path | None = None, t_max: float | None = 1000.0, axes=None):
+    """Two panels, phonon DOS of every phase and F_vib(T); returns the Figure.
+
+    ``axes``: two matplotlib Axes to draw into (else a new figure); ``path``: also write the
+    figure there (PNG/SVG/PDF)."""
+    if axes is not None:
+        a1, a2 = axes
+        fig = a1.figure
+    else:
+        fig, (a1, a2) = new_axes(figsize=(9.0, 0.5 * max(4, len(items)) + 2.0), ncols=2)
     plot_phonon_dos(a1, items)
     plot_free_energy(a2, items)
     if t_max:
@@ -87,21 +93,21 @@ def plot_phonons(items: Sequence, path: str | Path, t_max: float | None = 1000.0
                 lo.append(1000.0 * s["f"][m].min())
         if lo:
             a2.set_ylim(min(lo) * 1.05 - 5, None)
-    fig.tight_layout()
-    fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return p
+    if axes is None:
+        fig.tight_layout()
+    save_figure(fig, path)
+    return fig
 
 
-def plot_windows_vs_temperature(rows: Sequence[dict], path: str | Path, vmax: float | None = None) -> Path:
+def plot_windows_vs_temperature(rows: Sequence[dict], path: str | Path | None = None, vmax: float | None = None,
+                                ax=None):
     """Windows as bars, one row per (material, temperature); ``rows`` need ``formula``,
-    ``temperature_K`` (None: static), ``reduction_V``, ``oxidation_V``."""
-    p = check_figure_path(path)
-    plt = _pyplot()
+    ``temperature_K`` (None: static), ``reduction_V``, ``oxidation_V``. Returns the Figure;
+    ``ax``: draw into it; ``path``: also write the figure there."""
     n = len(rows)
     his = [r["oxidation_V"] for r in rows if r.get("oxidation_V") is not None]
     vmax = vmax or max(5.0, (max(his) + 0.5) if his else 5.0)
-    fig, ax = plt.subplots(figsize=(7.0, 0.4 * n + 1.3))
+    fig, ax = new_axes(ax, figsize=(7.0, 0.4 * n + 1.3))
     labels = []
     for i, r in enumerate(rows):
         y = n - 1 - i
@@ -113,13 +119,12 @@ def plot_windows_vs_temperature(rows: Sequence[dict], path: str | Path, vmax: fl
         if r.get("oxidation_V") is not None:
             ax.text(hi + 0.04, y, f"{hi:.3f}", ha="left", va="center", fontsize=7, zorder=3)
         t = r.get("temperature_K")
-        labels.append(_mathtext(r.get("formula", r.get("material", "?"))) + ("  static" if t is None else f"  {t:g} K"))
+        labels.append(latex_formula(r.get("formula", r.get("material", "?"))) + ("  static" if t is None else f"  {t:g} K"))
     ax.set_yticks(range(n))
     ax.set_yticklabels(labels[::-1], fontsize=8)
     ax.set_xlim(0, vmax)
     ax.set_xlabel("Potential vs Li/Li$^+$ (V)")
     ax.set_title("Stability windows with vibrational free energies", fontsize=9)
     fig.tight_layout()
-    fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return p
+    save_figure(fig, path)
+    return fig

@@ -50,10 +50,9 @@ from sseflow.workflows.phonons import (  # noqa: E402
     PhononResult,
     PhononSettings,
     compute_phonons,
-    library_phases,
-    library_structure,
     phonopy_default_supercell,
 )
+from sseflow.workflows.structures.library import get_structure, list_phases  # noqa: E402
 
 OUT = ROOT / "out"
 DOCS = OUT / "phonons_LiPS.json"
@@ -112,10 +111,10 @@ def run_phonons(args) -> list[PhononResult]:
     if args.reuse and DOCS.is_file():
         for d in json.loads(DOCS.read_text()):
             have[d.get("label") or d["formula"]] = d
-    names = library_phases("Li-P-S")
+    names = list_phases("Li-P-S")
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
-    jobs = [(n, library_structure(n), PhononSettings(min_length=args.min_length)) for n in names]
+    jobs = [(n, get_structure(n), PhononSettings(min_length=args.min_length)) for n in names]
     if not args.no_p2s5 and (not args.only or "P2S5" in args.only.split(",")):
         jobs.append(("P2S5-model", p4s10_model(), PhononSettings(min_length=args.min_length, relax_cell=False)))
     results = []
@@ -167,7 +166,7 @@ def compare_default(args) -> list[dict]:
 
     out = []
     for name in ("Li", "Li2S", "Li3P"):
-        s = library_structure(name)
+        s = get_structure(name)
         sc = phonopy_default_supercell(to_atoms(s))
         # estimate_supercell_matrix refers to the standardised conventional cell; the library
         # cells of these three are standard settings already

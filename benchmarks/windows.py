@@ -1,6 +1,6 @@
 """Benchmark: stability windows with sseflow vs the pymatgen route, in one run.
 
-1. The 20 electrolytes of the foundation issue, in process: sseflow (indexed reference set,
+1. 20 common solid electrolytes, in process: sseflow (indexed reference set,
    LP windows with the full Li profile) against the pymatgen route (select the chemical
    system's entries from the full list, PhaseDiagram, get_element_profile). Times, ratio,
    largest disagreement, peak memory.

@@ -33,6 +33,7 @@ _EXPORTS = {
     "ReactionResult": "sseflow.analysis.reactions",
     "screen": "sseflow.analysis.screening",
     "InputError": "sseflow.analysis.errors",
+    "SseflowError": "sseflow.analysis.errors",
     # compositions from pymatgen / ASE objects
     "as_formula": "sseflow.analysis.inputs",
     "as_composition_dict": "sseflow.analysis.inputs",

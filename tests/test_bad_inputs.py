@@ -198,3 +198,14 @@ def test_study_file_too_large(tmp_path):
     p.write_text("name: s1\nelectrolytes: [Li3PS4]\nanodes: [Li]\n" + "# padding\n" * 110_000)
     with pytest.raises(StudyError, match="more than"):
         load_study(p)
+
+
+def test_user_errors_share_one_base():
+    """Every error whose message is for the user derives from SseflowError (the CLI prints it as one line)."""
+    from sseflow.analysis.errors import InputError, SseflowError
+    from sseflow.workflows.store.config import ConfigError, StoreError, StoreLockedError
+    from sseflow.workflows.study import StudyError
+
+    for cls in (InputError, StudyError, StoreError, StoreLockedError, ConfigError):
+        assert issubclass(cls, SseflowError), cls
+    assert issubclass(InputError, ValueError) and issubclass(StoreError, RuntimeError)

@@ -268,7 +268,7 @@ def mp_lowest(formulas: set[str]) -> dict[str, float]:
 @pytest.mark.skipif(not MP_CSV.is_file(), reason="shared MP data (../shared/data/mp_formation_energies.csv) absent")
 def test_chgnet_formation_energies_match_mp(chgnet):
     """Relax small library phases and their elements with CHGNet through sseflow: formation
-    energies within 0.1 eV/atom of the Materials Project's (the issue's acceptance bound)."""
+    energies within 0.1 eV/atom of the Materials Project's."""
     from sseflow.workflows.computed_entries import entries_from_results
     from sseflow.workflows.structures.library import get_structure
 
@@ -292,7 +292,7 @@ def test_sevennet_li_bcc():
     res = calc.relax(bulk("Li", "bcc", a=3.60, cubic=True), fmax=0.02)
     assert res.converged and abs(res.atoms.cell.cellpar()[0] - 3.44) / 3.44 < 0.02
     assert res.energy_per_atom == pytest.approx(-1.91, abs=0.05)
-    assert res.correction_scheme == "MP2020-compatible (SevenNet-0 trained on MPtrj)"
+    assert res.correction_scheme == "none (SevenNet, uncorrected MPtrj GGA/GGA+U energies)"
 
 
 def test_sevennet_missing_is_input_error(monkeypatch):

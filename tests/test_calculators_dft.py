@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import ase.units
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -105,7 +106,7 @@ def test_vasp_parse_vasprun_real_si_static():
     assert res.max_force < 1e-6 and res.converged       # OUTCAR TOTAL-FORCE: 0 on both atoms (diamond Si)
     # OUTCAR 'in kB' XX = -0.04768 (VASP: pressure positive) -> +0.004768 GPa tensile in ASE's sign, eV/Å^3
     kb_xx = _outcar_float(r"in kB\s+(-?\d+\.\d+)")
-    assert res.stress[0] == pytest.approx(-0.1 * kb_xx / 160.21766208, rel=1e-3)
+    assert res.stress[0] == pytest.approx(-0.1 * kb_xx * ase.units.GPa, rel=1e-3)
     incar = gzip.open(VASP_SI / "INCAR.gz", "rt").read()
     encut = float(re.search(r"ENCUT\s*=\s*(\d+)", incar).group(1))
     assert res.parameters["run_type"] == "GGA" and res.parameters["incar"]["ENCUT"] == encut == 520

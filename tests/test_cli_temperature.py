@@ -1,4 +1,4 @@
-"""`window/react --temperature` read stored phonon documents (issue 8's CLI)."""
+"""`window/react --temperature` read stored phonon documents."""
 import importlib.util
 import json
 

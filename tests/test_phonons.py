@@ -187,9 +187,10 @@ def test_chgnet_li_bcc_against_experiment(chgnet):
     about 0.5 J/mol/K is electronic; low-temperature Debye temperature 344 K. The 54-atom cell of the
     benchmark gives S = 28.9 J/mol/K."""
     from sseflow.analysis.thermo import entropy_debye_temperature
-    from sseflow.workflows.phonons import PhononSettings, compute_phonons, library_structure
+    from sseflow.workflows.phonons import PhononSettings, compute_phonons
+    from sseflow.workflows.structures.library import get_structure
 
-    r = compute_phonons(library_structure("Li"), chgnet, PhononSettings(min_length=6.0))
+    r = compute_phonons(get_structure("Li"), chgnet, PhononSettings(min_length=6.0))
     assert r.natoms_supercell == 16 and not r.flagged and r.imaginary_modes == 0
     s298 = r.entropy_at([298.15])[0] * J_MOL_K_PER_EV_K
     assert s298 == pytest.approx(29.12 - 0.49, abs=1.5)
@@ -202,9 +203,10 @@ def test_chgnet_li_bcc_against_experiment(chgnet):
 def test_chgnet_li2s_no_imaginary_modes(chgnet):
     """Li2S antifluorite, conventional cell as supercell (12 atoms). Raman T2g is 375 cm-1 in experiment;
     CHGNet is soft (about 280 cm-1): the test pins the known softening, not agreement."""
-    from sseflow.workflows.phonons import THZ_TO_CM1, PhononSettings, compute_phonons, library_structure
+    from sseflow.workflows.phonons import THZ_TO_CM1, PhononSettings, compute_phonons
+    from sseflow.workflows.structures.library import get_structure
 
-    r = compute_phonons(library_structure("Li2S"), chgnet, PhononSettings(min_length=5.0))
+    r = compute_phonons(get_structure("Li2S"), chgnet, PhononSettings(min_length=5.0))
     assert r.natoms_supercell == 12 and not r.flagged and r.imaginary_modes == 0
     optical = sorted(x * THZ_TO_CM1 for x in r.gamma_frequencies)[3:]
     assert len(optical) == 6

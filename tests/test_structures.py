@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (0.77 of 2 x 0.71 Å). Only the intramolecular pair is exempt, at its real length.
 MOLECULAR_BONDS = {"N2": ("N", 1.05, 1.15)}
 
-REQUIRED = {  # the phases the issue lists, by reduced formula
+REQUIRED = {  # the phases the library must hold, by reduced formula
     "Li", "Si", "P", "S", "Li2S", "Li3P", "Li3PS4", "Li2PS3", "Li6PS5Cl", "LiCl", "Li15Si4",
     "Li7La3Zr2O12", "Li2O", "La2O3", "ZrO2", "LiF", "Li3N", "Li3PO4", "Li10GeP2S12",
 }

@@ -88,14 +88,6 @@ def test_invalid_studies(tmp_path, text, expected):
     assert any(expected in e for e in errs), errs
 
 
-def test_unavailable_switches_are_reported_not_stubbed(tmp_path):
-    text = "name: s1\nelectrolytes: [Li3PS4]\ncompute:\n  interfaces: true\n"
-    if importlib.util.find_spec("sseflow.workflows.interfaces.relax") is not None:
-        pytest.skip("interfaces are available in this version")
-    errs = errors_of(text, tmp_path)
-    assert any("study.yaml:4: compute.interfaces is not available in this version" in e for e in errs), errs
-
-
 def test_structure_sources_and_relative_paths(tmp_path):
     (tmp_path / "cifs").mkdir()
     src = ROOT / "workflows" / "data" / "structures" / "LiF.cif"

@@ -60,7 +60,7 @@ def test_study_with_chgnet_on_the_library(tmp_path, monkeypatch, capsys):
     assert sorted(t["formula"] for t in tasks) == ["F2", "Li", "LiF"]
     assert all(t["calculator"] == "chgnet" and t["status"] == "completed" for t in tasks)
 
-    rc, out, err = sseflow(capsys, "study", "lif.yaml")   # everything stored: only thermodynamics
+    rc, out, err = sseflow(capsys, "study", "lif.yaml", "--new")   # a new workflow: calculations from the store
     assert rc == 0 and "3 Fireworks" in err and "3 calculation(s) reused from the store" in err, err
     data = json_util.loads((home / "store.json").read_text())["sseflow"]
     assert len(data["tasks"]["documents"]) == 3 and len(data["windows"]["documents"]) == 1

@@ -15,6 +15,13 @@
   when asked;
 * one **report** Firework that writes the tables and figures into the study's output folder.
 
+With ``reuse`` (:func:`completed_results` of the LaunchPad), a thermodynamics, reaction,
+screening, phonon, interface or Schottky Firework is also *left out* when a COMPLETED Firework
+of a workflow that is not archived did the same work: the same Firetask with the same parameters
+and the same stored calculations (task ids), the same bytes of the files it reads (reference
+table, structure files), and parents that are all left out too. What it passed to its children
+(the ``mod_spec`` of its launch: ids of stored documents) goes straight into their specs.
+
 Phases: with ``phases.auto`` every phase of the structure library in each needed chemical
 system (``sseflow.workflows.structures.library.list_phases``), plus ``phases.include``, the
 electrolytes, anodes and interlayers themselves (when a structure exists for them), minus
@@ -31,7 +38,10 @@ from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula
 from sseflow.workflows.study import PhaseSpec, Study, StudyError
 
-__all__ = ["Phase", "Plan", "plan_study", "build_workflow"]
+__all__ = ["Phase", "Plan", "plan_study", "build_workflow", "inputs_hash", "completed_results"]
+
+REUSABLE = ("thermodynamics", "reaction", "screening", "phonons", "interface", "schottky")
+INPUTS_KEY = "_sseflow_inputs"  # spec key: digest of a Firework's inputs fixed at build time
 
 
 @dataclass
@@ -57,12 +67,13 @@ class Plan:
     screening_system: dict[tuple, str]
     phases: list[Phase] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reused_fireworks: list[str] = field(default_factory=list)  # names of Fireworks left out (done before)
 
     def summary(self) -> dict:
         return {"electrolytes": self.electrolytes, "partners": self.partners, "systems": self.systems,
                 "phases": [p.label for p in self.phases],
                 "reused": [p.label for p in self.phases if p.task_id],
-                "notes": self.notes}
+                "reused_fireworks": self.reused_fireworks, "notes": self.notes}
 
 
 def _chemsys(elements) -> str:
@@ -249,8 +260,150 @@ def reference_dict(study: Study) -> dict:
             "exclude": list(r.exclude)}
 
 
-def build_workflow(study: Study, store=None, output: Path | None = None):
-    """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe."""
+# =========================================================================== reuse of completed Fireworks
+
+def _digest(obj) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def file_digest(path) -> str | None:
+    """SHA-256 of a file's bytes (None when it cannot be read)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _study_files(study: Study) -> list[Path]:
+    """The files a study reads: its reference table and its structure files."""
+    files: list[Path] = []
+    try:
+        ref = study.reference.path()
+    except Exception:  # noqa: BLE001 - a reference given otherwise than by file
+        ref = None
+    if ref is not None:
+        files.append(Path(ref))
+    specs = list(study.electrolytes) + list(study.interlayers) + list(study.phases.include)
+    for a in study.anodes:
+        try:
+            specs.append(PhaseSpec.model_validate(a))
+        except Exception:  # noqa: BLE001 - validated with the study already
+            pass
+    for spec in specs:
+        if getattr(spec, "cif", None):
+            files.append(Path(spec.path()))
+    return files
+
+
+def inputs_hash(study: Study) -> str | None:
+    """What "unchanged" means for a study: SHA-256 over the study file's text
+    (:attr:`Study.content_hash`) and the bytes of every file it reads (reference table, structure
+    files), with their resolved paths. None for a study that was not read from a file."""
+    if study.content_hash is None:
+        return None
+    files = sorted({str(f.resolve()) for f in _study_files(study)})
+    return _digest({"study": study.content_hash, "files": {f: file_digest(f) for f in files}})
+
+
+def _task_inputs(tasks: list[dict]) -> str:
+    """Digest of a Firework's tasks (without the task ids, which may come from parents) and of the
+    bytes of the files they name (the reference table, a structure file)."""
+    files: dict[str, str | None] = {}
+
+    def scan(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                scan(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                scan(x)
+        elif isinstance(v, str) and len(v) < 4096 and v.startswith("/"):
+            try:
+                if Path(v).is_file():
+                    files[v] = file_digest(v)
+            except OSError:
+                pass
+
+    stripped = [{k: v for k, v in t.items() if k != "task_ids"} for t in tasks]
+    scan(stripped)
+    return _digest({"tasks": stripped, "files": files})
+
+
+def _fingerprint(spec: dict) -> str | None:
+    """Identity of a Firework's work: its build-time inputs digest and the calculations it uses
+    (task ids from its parameters and from its parents)."""
+    inputs = spec.get(INPUTS_KEY)
+    if not inputs:
+        return None
+    task_ids: dict = dict(spec.get("task_ids") or {})
+    for t in spec.get("_tasks") or []:
+        task_ids.update(t.get("task_ids") or {})
+    return _digest({"inputs": inputs, "task_ids": task_ids})
+
+
+def completed_results(lp, study_name: str) -> dict[str, dict]:
+    """Fingerprint -> {fw_id, name, mod_spec, update_spec, propagate} of the COMPLETED Fireworks of
+    ``study_name`` on the LaunchPad (an archived workflow's Fireworks are ARCHIVED, so never)."""
+    out: dict[str, dict] = {}
+    q = {"state": "COMPLETED", "spec.study": study_name, f"spec.{INPUTS_KEY}": {"$exists": True}}
+    for fw in lp.fireworks.find(q, {"fw_id": 1, "name": 1, "spec": 1}).sort("fw_id", 1):
+        fp = _fingerprint(fw.get("spec") or {})
+        if fp is None:
+            continue
+        launch = lp.launches.find_one({"fw_id": fw["fw_id"], "state": "COMPLETED"}, {"action": 1},
+                                      sort=[("launch_id", -1)])
+        action = (launch or {}).get("action")
+        if not action:
+            continue
+        out[fp] = {"fw_id": fw["fw_id"], "name": fw.get("name"), "mod_spec": list(action.get("mod_spec") or []),
+                   "update_spec": dict(action.get("update_spec") or {}),
+                   "propagate": bool(action.get("propagate"))}
+    return out
+
+
+def _apply_reused(fws: list, links: dict[int, list[int]], reused: dict[int, dict]) -> tuple[list, dict]:
+    """Leave out the reused Fireworks; what each passed on goes into its children's (with
+    ``propagate``, all its descendants') specs, as FireWorks would have applied it."""
+    from fireworks.utilities.dict_mods import apply_mod
+
+    by_id = {f.fw_id: f for f in fws}
+
+    def descendants(i: int, deep: bool) -> list[int]:
+        seen: list[int] = []
+        todo = list(links.get(i, []))
+        while todo:
+            c = todo.pop(0)
+            if c in seen:
+                continue
+            seen.append(c)
+            if deep:
+                todo += links.get(c, [])
+        return seen
+
+    for f in fws:  # creation order: parents first
+        action = reused.get(f.fw_id)
+        if action is None:
+            continue
+        for c in descendants(f.fw_id, action["propagate"]):
+            if c in reused:
+                continue
+            spec = by_id[c].spec
+            spec.update(action["update_spec"])
+            for mod in action["mod_spec"]:
+                apply_mod(mod, spec)
+    kept = [f for f in fws if f.fw_id not in reused]
+    new_links = {p: [c for c in cs if c not in reused] for p, cs in links.items() if p not in reused}
+    return kept, {p: cs for p, cs in new_links.items() if cs}
+
+
+def build_workflow(study: Study, store=None, output: Path | None = None, reuse: dict[str, dict] | None = None):
+    """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe of
+    calculations, ``reuse`` (:func:`completed_results`) that of the other Fireworks."""
     from fireworks import Firework, Workflow
 
     from sseflow.workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask, SchottkyTask,
@@ -265,11 +418,19 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
     links: dict[int, list[int]] = {}
     fid = itertools.count(-100000)  # negative (reassigned on add), ascending in creation order
 
+    reused: dict[int, dict] = {}
+
     def fw(tasks, name, spec, parents=()) -> Firework:
+        if name.split(" ", 1)[0] in REUSABLE:
+            spec = {**spec, INPUTS_KEY: _task_inputs([t.to_dict() for t in tasks])}
         f = Firework(tasks, spec=spec, name=name, fw_id=next(fid))
         fws.append(f)
         for p in parents:
             links.setdefault(p.fw_id, []).append(f.fw_id)
+        if reuse and INPUTS_KEY in spec and all(p.fw_id in reused for p in parents):
+            hit = reuse.get(_fingerprint(f.to_dict()["spec"]))
+            if hit is not None:
+                reused[f.fw_id] = hit
         return f
 
     # ---- calculations
@@ -355,8 +516,11 @@ def build_workflow(study: Study, store=None, output: Path | None = None):
     fw([ReportTask(output=str(out_dir), study=summary, reference=ref)], f"report {study.name}",
        _spec(study), parents=leaves)
 
+    if reused:
+        plan.reused_fireworks = [f.name for f in fws if f.fw_id in reused]
+        fws, links = _apply_reused(fws, links, reused)
     meta = {"study": study.name, "study_file": None if study.source is None else str(study.source),
-            "study_hash": study.content_hash,
+            "study_hash": study.content_hash, "inputs_hash": inputs_hash(study),
             "output": str(out_dir), "reference": study.reference.source, "calculator": energy_calc}
     wf = Workflow(fws, links_dict=links,
                   name=study.name, metadata=meta)

@@ -20,8 +20,35 @@ from sseflow.analysis.formula import formula_string
 _FAMILIES = {
     "MP2020": "MP2020",
     "MP2020-compatible (CHGNet trained on MPtrj)": "MP2020",
-    "MP2020-compatible (SevenNet-0 trained on MPtrj)": "MP2020",
 }
+
+# Labels of backends that predict uncorrected MPtrj GGA/GGA+U energies: their entries get the
+# MP2020 corrections (the second label is what older sseflow versions wrote on SevenNet results).
+UNCORRECTED_MPTRJ = ("none (SevenNet, uncorrected MPtrj GGA/GGA+U energies)",
+                     "MP2020-compatible (SevenNet-0 trained on MPtrj)")
+
+
+def mp2020_correction(structure) -> float:
+    """MP2020 correction (eV per cell) of an uncorrected MPtrj-scale energy of ``structure``.
+
+    pymatgen's ``MaterialsProject2020Compatibility`` on a GGA ``ComputedStructureEntry``
+    (anion types from the structure, oxidation states guessed from the composition); an oxide
+    or fluoride of an MP Hubbard-U metal is a GGA+U entry with MP's U values, as in MPtrj.
+    """
+    import warnings
+
+    from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
+    from pymatgen.entries.computed_entries import ComputedStructureEntry
+
+    u_values = {"Co": 3.32, "Cr": 3.7, "Fe": 5.3, "Mn": 3.9, "Mo": 4.38, "Ni": 6.2, "V": 3.25, "W": 6.2}
+    els = {str(el) for el in structure.composition.elements}
+    hubbards = {el: u_values[el] for el in els & set(u_values)} if els & {"O", "F"} else {}
+    params = {"run_type": "GGA+U" if hubbards else "GGA", "hubbards": hubbards, "is_hubbard": bool(hubbards)}
+    entry = ComputedStructureEntry(structure, 0.0, parameters=params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adjustments = MaterialsProject2020Compatibility(check_potcar=False).get_adjustments(entry)
+    return float(sum(a.value for a in adjustments))
 
 
 def scheme_family(scheme: str | None) -> str | None:
@@ -32,6 +59,15 @@ def scheme_family(scheme: str | None) -> str | None:
 
 def _field(r, key):
     return r.get(key) if isinstance(r, dict) else getattr(r, key, None)
+
+
+def _structure(r):
+    s = _field(r, "structure")
+    if isinstance(s, dict):
+        from pymatgen.core import Structure
+
+        s = Structure.from_dict(s)
+    return s
 
 
 def _composition(r) -> dict[str, float]:
@@ -59,10 +95,14 @@ def _backend_info(backend) -> tuple[str, str]:
 def entries_from_results(results: Iterable, backend) -> list[Entry]:
     """Formation-energy entries from one backend's results (CalcResult objects or task documents).
 
+    Results of a backend that predicts uncorrected MPtrj energies (SevenNet) get the MP2020
+    corrections (:func:`mp2020_correction`) and their entries are labelled ``MP2020``; CHGNet
+    predicts MP2020-corrected energies and its entries keep its own label (same family).
     Failed or non-finite results are skipped. Raises InputError when a result comes from another
     calculator or correction scheme, or when an element has no elemental result of this backend.
     """
     name, scheme = _backend_info(backend)
+    same = set(UNCORRECTED_MPTRJ) if scheme in UNCORRECTED_MPTRJ else {scheme}
     rows = []
     for r in results:
         calc = _field(r, "calculator")
@@ -70,7 +110,7 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         if calc != name:
             raise InputError(f"cannot mix calculators: a {calc} result among {name} results "
                              "(formation energies need one backend's elemental references)")
-        if rscheme is not None and rscheme != scheme:
+        if rscheme is not None and rscheme not in same:
             raise InputError(f"cannot mix correction schemes: '{rscheme}' among '{scheme}' results")
         if _field(r, "status") not in (None, "completed"):
             continue
@@ -78,7 +118,10 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         if epa is None or not math.isfinite(float(epa)):
             continue
         comp = _composition(r)
-        rows.append((r, comp, float(epa)))
+        epa = float(epa)
+        if scheme in UNCORRECTED_MPTRJ and len(comp) > 1:
+            epa += mp2020_correction(_structure(r)) / sum(comp.values())
+        rows.append((r, comp, epa))
     if not rows:
         raise InputError(f"no completed {name} results to make entries from")
     refs: dict[str, float] = {}
@@ -102,7 +145,7 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
 
             fp = fingerprint(r.structure)
         eid = str(_field(r, "task_id") or _field(r, "key") or f"{name}:{fp or formula}")  # key: a stored TaskDocument
-        out.append(Entry(formula, comp, ef, eid, scheme, data={
+        out.append(Entry(formula, comp, ef, eid, "MP2020" if scheme in UNCORRECTED_MPTRJ else scheme, data={
             "calculator": name, "total_energy_per_atom": epa, "fingerprint": fp,
             "elemental_references": {el: refs[el] for el in comp},
         }))

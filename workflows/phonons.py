@@ -709,92 +709,13 @@ def store_phonons(results: Sequence[PhononResult], config=None) -> int:
 
 # ---------------------------------------------------------------------------- structures
 
-def _library_dir() -> Path:
-    return Path(__file__).resolve().parent / "data" / "structures"
-
-
-def _fallback_library() -> dict[str, Path]:
-    """reduced formula -> CIF in workflows/data/structures (used while the library module is missing)."""
-    from pymatgen.core import Composition
-
-    out: dict[str, Path] = {}
-    for p in sorted(_library_dir().glob("*.cif")):
-        stem = p.stem.split("-")[0]
-        try:
-            red = Composition(stem).reduced_formula
-        except Exception:
-            continue
-        out.setdefault(red, p)
-    return out
-
-
-def library_structure(name: str):
-    """A pymatgen Structure for a library name or formula: :mod:`sseflow.workflows.structures.library`
-    when it can answer, else the CIFs in ``workflows/data/structures``; Li falls back to bcc
-    (a = 3.44 Å) built by ASE."""
-    from pymatgen.core import Composition, Structure
-
-    first_error: Exception | None = None
-    try:
-        from sseflow.workflows.structures.library import get_structure  # type: ignore
-
-        return get_structure(name)
-    except (ImportError, InputError) as exc:
-        first_error = exc
-    lib = _fallback_library()
-    path = _library_dir() / f"{name}.cif"
-    if not path.is_file():
-        try:
-            red = Composition(name).reduced_formula
-        except Exception:
-            red = None
-        path = lib.get(red) if red else None
-        if path is None and red == "Li":
-            from ase.build import bulk
-
-            from sseflow.workflows.calculators.base import to_structure
-
-            return to_structure(bulk("Li", "bcc", a=3.44, cubic=True))
-    if path is None:
-        if isinstance(first_error, InputError):
-            raise first_error
-        raise InputError(f"no structure for {name} in the structure library: give a CIF")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Structure.from_file(path)
-
-
-def library_phases(chemsys: str) -> list[str]:
-    """Library names (``Li3PS4-gamma``) of the phases whose elements lie in ``chemsys`` (``Li-P-S``)."""
-    els = {e.strip() for e in chemsys.split("-") if e.strip()}
-    try:
-        from sseflow.workflows.structures.library import list_phases  # type: ignore
-
-        return list(list_phases(chemsys))
-    except (ImportError, InputError):
-        pass
-    out = [p.stem for p in sorted(_library_dir().glob("*.cif"))
-           if _stem_elements(p.stem) is not None and _stem_elements(p.stem) <= els]
-    if "Li" in els and "Li" not in out:
-        out.append("Li")
-    return sorted(out, key=lambda f: (len(_stem_elements(f) or ()), f))
-
-
-def _stem_elements(stem: str) -> set[str] | None:
-    from pymatgen.core import Composition
-
-    try:
-        return {el.symbol for el in Composition(stem.split("-")[0]).elements}
-    except Exception:
-        return None
-
-
 def resolve_targets(spec: str) -> list[tuple[str, Any]]:
     """A CLI argument -> [(label, structure)]: a structure file, a chemical system (``Li-P-S``:
     every library phase in it), or a library name / formula (``Li3PS4-gamma``, ``Li2S``)."""
     from pymatgen.core import Structure
 
     from sseflow.analysis.elements import ATOMIC_NUMBER
+    from sseflow.workflows.structures.library import get_structure, list_phases
 
     p = Path(spec)
     if p.is_file():
@@ -809,8 +730,8 @@ def resolve_targets(spec: str) -> list[tuple[str, Any]]:
         return [(p.name, s)]
     parts = [x for x in spec.split("-") if x]
     if len(parts) > 1 and all(x in ATOMIC_NUMBER for x in parts):
-        phases = library_phases(spec)
+        phases = list_phases(spec)
         if not phases:
             raise InputError(f"the structure library has no phases in {spec}")
-        return [(f, library_structure(f)) for f in phases]
-    return [(spec, library_structure(spec))]
+        return [(f, get_structure(f)) for f in phases]
+    return [(spec, get_structure(spec))]

@@ -113,6 +113,23 @@ def active_scope(lp) -> list[int]:
     return ids
 
 
+def archived_ids(lp) -> set[int]:
+    """Firework ids of the archived workflows (FireWorks ``archive_wf``)."""
+    ids: set[int] = set()
+    for d in lp.workflows.find({"state": "ARCHIVED"}, {"nodes": 1}):
+        ids.update(d["nodes"])
+    return ids
+
+
+def archive_workflows(lp, wf_ids_: list[int]) -> list[int]:
+    """``LaunchPad.archive_wf`` on each workflow (by the id of its first Firework); returns those archived."""
+    done = []
+    for i in wf_ids_:
+        lp.archive_wf(int(i))
+        done.append(int(i))
+    return done
+
+
 def error_line(lp, fw: dict) -> str | None:
     """The last line of the exception of a Firework's last launch (None when it has none)."""
     for lid in reversed(fw.get("launches") or []):
@@ -369,7 +386,12 @@ def rerun_fireworks(lp, fizzled: bool, lost: bool, wf: int | None = None, expira
                     embedded: bool = False) -> dict:
     """Rerun FIZZLED Fireworks and/or lost runs; returns {"fizzled": [...], "lost": [...]}."""
     scope = wf_ids(lp, wf)
-    query = {"fw_id": {"$in": scope}} if scope else None
+    # an archived workflow (superseded by a newer version of its study) is never run again
+    archived = archived_ids(lp)
+    if scope is not None:
+        scope = [i for i in scope if i not in archived]
+    query = {"fw_id": {"$in": scope}} if scope is not None else (
+        {"fw_id": {"$nin": sorted(archived)}} if archived else None)
     out: dict[str, list] = {"fizzled": [], "lost": []}
     if lost:
         if expiration is None:
@@ -385,9 +407,9 @@ def rerun_fireworks(lp, fizzled: bool, lost: bool, wf: int | None = None, expira
                 lp.rerun_fw(fw_id)
             out["lost"].append(fw_id)
     if fizzled:
-        q = {"state": "FIZZLED", **({"fw_id": {"$in": scope}} if scope else {})}
+        q = {"state": "FIZZLED", **({"fw_id": {"$in": scope}} if scope is not None else {})}
         for d in lp.fireworks.find(q, {"fw_id": 1}).sort("fw_id", 1):
-            if d["fw_id"] in out["lost"]:
+            if d["fw_id"] in out["lost"] or d["fw_id"] in archived:
                 continue
             lp.rerun_fw(d["fw_id"])
             out["fizzled"].append(d["fw_id"])

@@ -433,11 +433,9 @@ class CalculatorSpec(_Strict):
             data = _safe_yaml_load(p.read_text(encoding="utf-8"), str(p)) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise InputError(f"calculator preset {p} cannot be read: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"calculator preset {p} must be a mapping")
-        data.pop("backend", None)
-        data.pop("description", None)
-        return data
+        from sseflow.workflows.calculators.base import preset_values
+
+        return preset_values(data, p)
 
     def parameters(self) -> dict:
         """The backend's preset (templates/calculators/NAME.yaml and built-in defaults) with this preset over it."""
@@ -850,8 +848,8 @@ def _check_files(study: Study, source: str, value_lines: dict) -> list[str]:
 
 
 def _availability(study: Study, source: str, value_lines: dict, check_backends: bool = True) -> list[str]:
-    """Switches whose code is not part of this installation; with ``check_backends`` also the
-    optional calculation backends (GPAW) a switch needs on this machine."""
+    """Switches whose optional third-party packages are not installed: phonopy for phonons and,
+    with ``check_backends``, the calculation backend (GPAW) that Schottky barriers need here."""
     import importlib.util
 
     errors = []
@@ -867,20 +865,14 @@ def _availability(study: Study, source: str, value_lines: dict, check_backends: 
         line = value_lines.get(("compute", key))
         return f"{source}:{line}" if line else source
 
-    if c.interfaces and missing("sseflow.workflows.interfaces.relax"):
-        errors.append(f"{where('interfaces')}: compute.interfaces is not available in this version "
-                      f"(the interface relaxation module sseflow.workflows.interfaces.relax is not installed)")
-    if c.schottky and (missing("sseflow.analysis.schottky") or missing("sseflow.workflows.interfaces.relax")):
-        errors.append(f"{where('schottky')}: compute.schottky is not available in this version "
-                      f"(it needs sseflow.analysis.schottky and sseflow.workflows.interfaces.relax)")
-    elif c.schottky and check_backends:
+    if c.schottky and check_backends:
         electronic = study.calculators.electronic
         if electronic is not None and electronic.name == "gpaw" and missing("gpaw"):
             errors.append(f"{where('schottky')}: compute.schottky with calculators.electronic gpaw needs GPAW, "
                           f"which is not installed (see docs/install_backends.md; or use vasp or qe)")
-    if c.phonons and (missing("sseflow.workflows.phonons") or missing("phonopy")):
+    if c.phonons and missing("phonopy"):
         errors.append(f"{where('phonons')}: compute.phonons is not available in this version "
-                      f"(sseflow.workflows.phonons or phonopy is not installed)")
+                      f"(phonopy is not installed)")
     return errors
 
 

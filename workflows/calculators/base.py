@@ -53,12 +53,18 @@ def load_preset(name: str, defaults: dict | None = None) -> dict:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise InputError(f"calculator preset {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"calculator preset {path} must be a mapping")
-        data.pop("backend", None)
-        data.pop("description", None)
-        out = deep_merge(out, data)
+        out = deep_merge(out, preset_values(data, path))
     return out
+
+
+def preset_values(data, path) -> dict:
+    """The settings of a preset file's parsed YAML ``data`` (its ``backend`` and ``description``
+    labels dropped); InputError when it is not a mapping."""
+    if not isinstance(data, dict):
+        raise InputError(f"calculator preset {path} must be a mapping")
+    data.pop("backend", None)
+    data.pop("description", None)
+    return data
 
 
 def deep_merge(base: dict, over: dict | None) -> dict:

@@ -1,14 +1,16 @@
 """SevenNet backend (optional extra): SevenNet-0, an equivariant potential trained on MPtrj.
 
-Weights ship in the ``sevenn`` wheel (offline). Like CHGNet its energies are on the
-MP2020-corrected scale; entries say so, but the two models are not mixed with each other.
+Weights ship in the ``sevenn`` wheel (offline). SevenNet-0 and 7net-l3i5 predict the *uncorrected*
+MPtrj GGA/GGA+U energies (no anion or U corrections), and results say so. Formation-energy entries
+made from them (:func:`sseflow.workflows.computed_entries.entries_from_results`) get pymatgen's
+``MaterialsProject2020Compatibility`` corrections, which puts them on the MP2020 scale.
 """
 from __future__ import annotations
 
 from sseflow.analysis.errors import InputError
 from sseflow.workflows.calculators.base import Backend
 
-CORRECTION_SCHEME = "MP2020-compatible (SevenNet-0 trained on MPtrj)"
+CORRECTION_SCHEME = "none (SevenNet, uncorrected MPtrj GGA/GGA+U energies)"
 
 _CALCS: dict[tuple[str, str], object] = {}
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import ase.units
 import numpy as np
 
 from sseflow.analysis.errors import InputError
@@ -136,7 +137,9 @@ class VASPBackend(Backend):
                     kpts=self.parameters.get("kpts", (4, 4, 4)), **incar)
 
     # ------------------------------------------------------------ running
-    def _run(self, structure, task, directory, **kwargs) -> CalcResult:
+    def run(self, structure, task, directory, **kwargs) -> CalcResult:
+        """Write the inputs of ``task`` (relax, static) in ``directory``, run VASP there, parse and judge
+        the result; ``kwargs`` go to :meth:`write_inputs` (``incar``, ``kpoints`` ...)."""
         if not self.command:
             raise InputError("no VASP run command: set SSEFLOW_VASP_CMD (e.g. 'srun vasp_std') "
                              "or 'command' in the vasp preset")
@@ -159,10 +162,10 @@ class VASPBackend(Backend):
         return judge(result)
 
     def relax(self, atoms_or_structure, fmax=None, steps=None, relax_cell=True, directory=None, trajectory=None):
-        return self._run(atoms_or_structure, "relax", directory, fmax=fmax, steps=steps, relax_cell=relax_cell)
+        return self.run(atoms_or_structure, "relax", directory, fmax=fmax, steps=steps, relax_cell=relax_cell)
 
     def static(self, atoms_or_structure, directory=None):
-        return self._run(atoms_or_structure, "static", directory)
+        return self.run(atoms_or_structure, "static", directory)
 
     # ------------------------------------------------------------ outputs
     def parse_outputs(self, directory: str | os.PathLike, task: str = "relax") -> CalcResult:
@@ -173,7 +176,7 @@ class VASPBackend(Backend):
         atoms = to_atoms(structure)
         forces = np.array(final.get("forces", np.zeros((len(structure), 3))), dtype=float)
         # VASP stress: kBar, positive = compressive (pressure). ASE: eV/Å^3, tensile positive.
-        s = np.array(final.get("stress", np.zeros((3, 3))), dtype=float) * -0.1 / 160.21766208
+        s = np.array(final.get("stress", np.zeros((3, 3))), dtype=float) * -0.1 * ase.units.GPa
         stress = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         energy = float(vr.final_energy)
         vdir = Path(directory) if Path(directory).is_dir() else Path(directory).parent

@@ -7,6 +7,30 @@ import sys
 import click
 
 
+config_option = click.option(
+    "--config", "config", metavar="PATH", default=None,
+    help="Store configuration: a YAML file, a MongoDB URI, or 'embedded[:PATH]' "
+         "(default: $SSEFLOW_DB, $SSEFLOW_CONFIG, ~/.sseflow/config.yaml, else the embedded store).")
+
+
+def parse_settings(values) -> dict:
+    """``--set KEY=VALUE`` pairs (VALUE read as YAML: numbers, lists, {El: file} mappings)."""
+    import yaml
+
+    from sseflow.analysis.errors import InputError
+
+    out = {}
+    for item in values or ():
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set '{item}': use KEY=VALUE (e.g. --set ecut=500)")
+        try:
+            out[key.strip()] = yaml.safe_load(val)
+        except yaml.YAMLError:
+            raise InputError(f"--set '{item}': the value is not valid YAML") from None
+    return out
+
+
 def split_list(value: str | None) -> list[str]:
     if not value:
         return []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.db import config_option
+from sseflow.workflows.cli.common import config_option
 
 PASSWORD_VAR = "SSEFLOW_DB_PASSWORD"
 FILES = ("my_launchpad.yaml", "my_fworker.yaml", "FW_config.yaml")
@@ -68,9 +68,9 @@ def show_cmd(config, as_json):
 
 def _uri_without_password(uri: str) -> tuple[str, bool]:
     """``uri`` with its password replaced by ``${SSEFLOW_DB_PASSWORD}``; whether it had one."""
-    from sseflow.workflows.store.config import _split_uri
+    from sseflow.workflows.store.config import split_uri
 
-    parts = _split_uri(uri)
+    parts = split_uri(uri)
     if parts is None or ":" not in parts[1]:
         return uri, False
     scheme, cred, rest = parts

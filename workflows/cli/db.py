@@ -5,10 +5,7 @@ import json
 
 import click
 
-config_option = click.option(
-    "--config", "config", metavar="PATH", default=None,
-    help="Store configuration: a YAML file, a MongoDB URI, or 'embedded[:PATH]' "
-         "(default: $SSEFLOW_DB, $SSEFLOW_CONFIG, ~/.sseflow/config.yaml, else the embedded store).")
+from sseflow.workflows.cli.common import config_option
 
 
 @click.group("db")

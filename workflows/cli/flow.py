@@ -8,11 +8,15 @@ database (``sseflow.workflows.store.get_launchpad``), so FireWorks' own ``lpad``
   workflow id (the id of its first Firework, which ``lpad get_wflows -i`` also takes);
 * ``run [--max N]``: FireWorks rapid-fire on this machine, in this process (so the embedded
   store is shared by the Rockets), with a progress bar of Fireworks done/total;
-* ``status [WF]``: state of each workflow / Firework, and the error line of every failure;
+* ``status [WF] [--all] [--watch [S]]``: state of each workflow / Firework, and the error line of
+  every failure (archived workflows only with ``--all``); ``--watch`` refreshes it on a terminal;
 * ``rerun --fizzled | --lost``: ``LaunchPad.rerun_fw`` / ``detect_lostruns``; a lost run is
-  rerun in its previous launch folder, so a relaxation continues from its last geometry;
-* ``study STUDY.yaml``: submit (or resume the unfinished workflow of the same study file), run,
-  and print the report.
+  rerun in its previous launch folder, so a relaxation continues from its last geometry; never
+  in an archived workflow;
+* ``study STUDY.yaml [--replace]``: report from the database when a completed workflow was built
+  from the same, unchanged inputs; else resume the unfinished workflow of the same inputs, or
+  submit one with only the work not done before (``--replace`` first archives the unfinished
+  workflows of the same study name); run; print the report.
 
 The running itself (Runner, FireWorker files, reruns) is :mod:`sseflow.workflows.runner`.
 """
@@ -25,8 +29,8 @@ from pathlib import Path
 import click
 
 from sseflow.workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE
-from sseflow.workflows.runner import (error_line, fworker_for, rerun_fireworks, run_fireworks, thread_defaults,
-                                      wf_ids)
+from sseflow.workflows.runner import (archive_workflows, error_line, fworker_for, rerun_fireworks, run_fireworks,
+                                      thread_defaults, wf_ids)
 
 FINAL = ("COMPLETED", "FIZZLED", "DEFUSED", "ARCHIVED")
 
@@ -136,8 +140,10 @@ def _describe(wf, plan) -> str:
         counts[kind] = counts.get(kind, 0) + 1
     parts = ", ".join(f"{n} {k}" for k, n in counts.items())
     reused = [p.label for p in plan.phases if p.task_id]
+    done = plan.reused_fireworks
     return (f"{len(wf.fws)} Fireworks ({parts})" + (f"; {len(reused)} calculation(s) reused from the store"
-                                                     if reused else ""))
+                                                     if reused else "")
+            + (f"; {len(done)} Firework(s) done before, left out" if done else ""))
 
 
 @click.command()
@@ -193,15 +199,21 @@ def run(max_fw, wf, fworker, launch_dir, wait, quiet, config):
 
 # =========================================================================== status
 
-def workflow_status(lp, wf: int | None = None) -> list[dict]:
-    """Per workflow: id, name, state, counts by state, and its Fireworks (id, name, state, error)."""
-    q = {} if wf is None else {"nodes": int(wf)}
+def workflow_status(lp, wf: int | None = None, archived: bool = False) -> list[dict]:
+    """Per workflow: id, name, state, counts by state, and its Fireworks (id, name, state, error).
+    Archived workflows and Fireworks only with ``archived`` (or when ``wf`` names one)."""
+    q: dict = {} if wf is None else {"nodes": int(wf)}
+    show_archived = archived or wf is not None
+    if not show_archived:
+        q["state"] = {"$ne": "ARCHIVED"}
     out = []
     for w in lp.workflows.find(q, {"nodes": 1, "name": 1, "state": 1, "metadata": 1, "updated_on": 1}).sort("_id", 1):
         fws = []
         counts: dict[str, int] = {}
         for fw in lp.fireworks.find({"fw_id": {"$in": w["nodes"]}},
                                     {"fw_id": 1, "name": 1, "state": 1, "launches": 1}).sort("fw_id", 1):
+            if fw["state"] == "ARCHIVED" and not show_archived:
+                continue
             counts[fw["state"]] = counts.get(fw["state"], 0) + 1
             row = {"fw_id": fw["fw_id"], "name": fw["name"], "state": fw["state"]}
             if fw["state"] == "FIZZLED":
@@ -212,29 +224,9 @@ def workflow_status(lp, wf: int | None = None) -> list[dict]:
     return out
 
 
-@click.command()
-@click.argument("wf", type=int, required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@config_option
-def status(wf, as_json, config):
-    """States of the workflows (or of the Fireworks of workflow WF), with the error of each failure.
-
-    Read-only: on the embedded store, the last saved state, also while a run holds the store.
-    """
-    from sseflow.analysis.errors import InputError
-    from sseflow.workflows.store.launchpad import get_launchpad
-
-    lp = get_launchpad(config, mode="snapshot")
-    rows = workflow_status(lp, wf)
-    if wf is not None and not rows:
-        raise InputError(f"no workflow with Firework {wf} on this LaunchPad")
-    if as_json:
-        click.echo(json.dumps(rows, indent=1, default=str))
-        return
-    from rich.console import Console
+def _status_tables(rows: list[dict], wf: int | None, con) -> None:
     from rich.table import Table
 
-    con = Console(width=max(100, Console().width))
     if not rows:
         con.print("no workflows on this LaunchPad (sseflow submit STUDY.yaml adds one)")
         return
@@ -245,7 +237,7 @@ def status(wf, as_json, config):
         t.add_row(str(w["id"]), str(w["name"]), w["state"],
                   ", ".join(f"{n} {s.lower()}" for s, n in sorted(w["counts"].items())))
     con.print(t)
-    show = rows if wf is not None else [w for w in rows if w["state"] not in ("COMPLETED",)]
+    show = rows if wf is not None else [w for w in rows if w["state"] not in ("COMPLETED", "ARCHIVED")]
     for w in show:
         ft = Table(title=f"Fireworks of workflow {w['id']} ({w['name']})")
         for col in ("fw_id", "name", "state", "error"):
@@ -257,6 +249,62 @@ def status(wf, as_json, config):
             ft.add_row(str(fw["fw_id"]), fw["name"], f"[{style}]{fw['state']}[/]" if style else fw["state"],
                        _short_error(fw.get("error")))
         con.print(ft)
+
+
+def _status_rows(config, wf: int | None, archived: bool, fresh: bool = False) -> list[dict]:
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.store.launchpad import get_launchpad
+
+    if fresh:  # read the store's last saved state again (a read-only copy is loaded once per process)
+        from sseflow.workflows.store import client as store_client
+
+        if store_client.connect(config, mode="snapshot").embedded:
+            store_client.close(config)
+    lp = get_launchpad(config, mode="snapshot")
+    rows = workflow_status(lp, wf, archived)
+    if wf is not None and not rows:
+        raise InputError(f"no workflow with Firework {wf} on this LaunchPad")
+    return rows
+
+
+@click.command()
+@click.argument("wf", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Also the archived workflows and Fireworks.")
+@click.option("--watch", type=POSITIVE, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
+              help="Refresh every SECONDS (default 2) until Ctrl-C; on a terminal only (otherwise printed once).")
+@config_option
+def status(wf, as_json, show_all, watch, config):
+    """States of the workflows (or of the Fireworks of workflow WF), with the error of each failure.
+
+    Read-only: on the embedded store, the last saved state, also while a run holds the store.
+    Archived workflows (superseded by 'sseflow study --replace') are left out unless --all.
+    """
+    import sys
+
+    from sseflow.analysis.errors import InputError
+
+    if watch is not None and as_json:
+        raise InputError("--watch refreshes a table on a terminal; --json prints once: give one of them")
+    rows = _status_rows(config, wf, show_all)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=str))
+        return
+    from rich.console import Console
+
+    con = Console(width=max(100, Console().width))
+    if watch is None or not sys.stdout.isatty():
+        _status_tables(rows, wf, con)
+        return
+    try:
+        while True:
+            con.clear()
+            con.print(f"[dim]{time.strftime('%H:%M:%S')}  every {watch:g} s, Ctrl-C stops[/]")
+            _status_tables(rows, wf, con)
+            time.sleep(watch)
+            rows = _status_rows(config, wf, show_all, fresh=True)
+    except KeyboardInterrupt:
+        return 0
 
 
 # =========================================================================== rerun
@@ -288,14 +336,54 @@ def rerun(fizzled, lost, wf, expiration, config):
 
 # =========================================================================== study
 
-def _find_unfinished(lp, study) -> int | None:
-    if study.source is None:
+def _same_inputs(study, inputs: str | None) -> dict | None:
+    """The LaunchPad query of the workflows built from this very study file with unchanged inputs
+    (:func:`sseflow.workflows.builders.inputs_hash`); None for a study not read from a file."""
+    if study.source is None or inputs is None:
         return None
-    doc = lp.workflows.find_one({"metadata.study_file": str(study.source), "metadata.study": study.name,
-                                 "metadata.study_hash": study.content_hash,
-                                 "state": {"$nin": ["COMPLETED", "ARCHIVED", "DEFUSED"]}},
+    return {"metadata.study_file": str(study.source), "metadata.study": study.name, "metadata.inputs_hash": inputs}
+
+
+def _find_unfinished(lp, study, inputs: str | None = None) -> int | None:
+    if inputs is None:
+        from sseflow.workflows.builders import inputs_hash
+
+        inputs = inputs_hash(study)
+    q = _same_inputs(study, inputs)
+    if q is None:
+        return None
+    doc = lp.workflows.find_one({**q, "state": {"$nin": ["COMPLETED", "ARCHIVED", "DEFUSED"]}},
                                 {"nodes": 1}, sort=[("_id", -1)])
     return None if doc is None else min(doc["nodes"])
+
+
+def _find_completed(lp, study, inputs: str | None) -> tuple[int, dict] | None:
+    """(workflow id, report manifest) of the latest COMPLETED workflow of the same, unchanged inputs."""
+    q = _same_inputs(study, inputs)
+    if q is None:
+        return None
+    for doc in lp.workflows.find({**q, "state": "COMPLETED"}, {"nodes": 1}).sort("_id", -1):
+        rep = lp.fireworks.find_one({"fw_id": {"$in": doc["nodes"]}, "name": f"report {study.name}",
+                                     "state": "COMPLETED"}, {"fw_id": 1})
+        if rep is None:
+            continue
+        launch = lp.launches.find_one({"fw_id": rep["fw_id"], "state": "COMPLETED"}, {"action": 1},
+                                      sort=[("launch_id", -1)])
+        manifest = (((launch or {}).get("action") or {}).get("stored_data") or {}).get("manifest")
+        if manifest:
+            return min(doc["nodes"]), manifest
+    return None
+
+
+def _superseded(lp, study, keep: int | None) -> list[dict]:
+    """The unfinished workflows of the same study name (other than ``keep``): built from an earlier
+    version of the study (or another file of the same name)."""
+    q = {"metadata.study": study.name, "state": {"$nin": ["COMPLETED", "ARCHIVED"]}}
+    out = []
+    for d in lp.workflows.find(q, {"nodes": 1, "state": 1}).sort("_id", 1):
+        if keep is None or keep not in d["nodes"]:
+            out.append({"id": min(d["nodes"]), "state": d.get("state")})
+    return out
 
 
 def print_report(output: Path) -> None:
@@ -337,17 +425,27 @@ def print_report(output: Path) -> None:
 @click.command()
 @click.argument("study_file", metavar="STUDY.yaml", type=click.Path(dir_okay=False))
 @click.option("--max", "max_fw", type=COUNT, default=0, metavar="N", help="Stop after N Fireworks (0: all).")
-@click.option("--new", is_flag=True, help="Always submit a new workflow (default: resume the unfinished one "
-                                          "built from this very study file, unchanged).")
+@click.option("--new", is_flag=True, help="Always submit a new workflow that recomputes everything but stored "
+                                          "calculations (default: report from the database when nothing changed, "
+                                          "resume the unfinished workflow of the same inputs, else run only what "
+                                          "was not done before).")
+@click.option("--replace", is_flag=True, help="Archive the unfinished workflows of the same study name (an earlier, "
+                                              "e.g. FIZZLED, version of the study) before submitting.")
 @click.option("--output", default=None, type=click.Path(file_okay=False), help="Report folder.")
 @click.option("--fworker", default=None, type=click.Path(dir_okay=False), help="FireWorker file.")
 @click.option("--launch-dir", default=None, type=click.Path(file_okay=False), help="Folder of the launch folders.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @config_option
-def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
-    """Submit, run and report a study in one command (on this machine)."""
+def study(study_file, max_fw, new, replace, output, fworker, launch_dir, quiet, config):
+    """Submit, run and report a study in one command (on this machine).
+
+    Unchanged inputs (the study file's text and the bytes of the reference table and structure
+    files it names) with a completed workflow: the report is written again from the database,
+    nothing runs.
+    """
     thread_defaults()
-    from sseflow.workflows.builders import build_workflow
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.builders import build_workflow, completed_results, inputs_hash
     from sseflow.workflows.study import load_study
     from sseflow.workflows.store.client import connect
 
@@ -355,8 +453,39 @@ def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
     st = load_study(study_file)
     _check_launch_dir(launch_dir)
     lp = _launchpad(config)
-    wf_id = None if new else _find_unfinished(lp, st)
+    inputs = inputs_hash(st)
+    if not new:
+        done = _find_completed(lp, st, inputs)
+        if done is not None:
+            from sseflow.workflows.report import write_report
+
+            wf_id, manifest = done
+            out_dir = _check_submission(st, output)
+            try:
+                write_report(manifest, _store(config), out_dir)
+            except InputError as exc:  # a document of that report is gone: compute again
+                _err(f"note: workflow {wf_id} of {st.name} cannot be reported from the database ({exc}); "
+                     f"submitting the study again")
+            else:
+                _err(f"study {st.name} unchanged since workflow {wf_id} (completed): report written from the "
+                     f"database, nothing run ('--new' recomputes)")
+                old = _superseded(lp, st, None)
+                if replace and old:
+                    archived = archive_workflows(lp, [w["id"] for w in old])
+                    _err(f"archived workflow(s) {', '.join(map(str, archived))} of {st.name}")
+                print_report(out_dir)
+                _err(f"study {st.name} done in {time.monotonic() - t0:.1f} s")
+                return 0
+    wf_id = None if new else _find_unfinished(lp, st, inputs)
+    old = _superseded(lp, st, wf_id)
+    if old and not replace:
+        listed = ", ".join(f"{w['id']} ({w['state']})" for w in old)
+        _err(f"note: unfinished workflow(s) of study {st.name} from other inputs: {listed}; "
+             f"'sseflow study --replace' archives them")
     if wf_id is not None:
+        if replace and old:
+            _err(f"archived workflow(s) {', '.join(str(i) for i in archive_workflows(lp, [w['id'] for w in old]))} "
+                 f"of {st.name}")
         scope = wf_ids(lp, wf_id)
         res = rerun_fireworks(lp, False, True, wf_id, None, embedded=connect(config).embedded)
         _err(f"resuming workflow {wf_id} of {st.name}" + (f" (lost runs rerun: {res['lost']})" if res["lost"] else ""))
@@ -364,7 +493,11 @@ def study(study_file, max_fw, new, output, fworker, launch_dir, quiet, config):
         out_dir = Path(meta["output"])
     else:
         out_dir = _check_submission(st, output)
-        wf, plan = build_workflow(st, _store(config), out_dir)
+        reuse = None if new else completed_results(lp, st.name)
+        wf, plan = build_workflow(st, _store(config), out_dir, reuse=reuse)
+        if replace and old:  # after the build, which may reuse their completed Fireworks
+            _err(f"archived workflow(s) {', '.join(str(i) for i in archive_workflows(lp, [w['id'] for w in old]))} "
+                 f"of {st.name}")
         mapping = lp.add_wf(wf)
         wf_id = min(mapping.values())
         scope = sorted(mapping.values())

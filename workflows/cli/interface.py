@@ -20,7 +20,8 @@ from pathlib import Path
 import click
 
 from sseflow.analysis.errors import InputError
-from sseflow.workflows.cli.common import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, echo_json
+from sseflow.workflows.cli.common import (COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, config_option,
+                                         echo_json, parse_settings)
 
 
 def _miller(value: str) -> tuple[int, int, int]:
@@ -60,22 +61,6 @@ def _kpts(value: str | None):
     return k
 
 
-def _settings(values) -> dict:
-    """``--set KEY=VALUE`` pairs (VALUE read as YAML: numbers, lists, {El: file} mappings)."""
-    import yaml
-
-    out = {}
-    for item in values or ():
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set '{item}': use KEY=VALUE (e.g. --set ecutwfc=40)")
-        try:
-            out[key.strip()] = yaml.safe_load(val)
-        except yaml.YAMLError:
-            raise InputError(f"--set '{item}': the value is not valid YAML") from None
-    return out
-
-
 def _check_outputs(out_dir, plot_prefix) -> None:
     """Output paths that cannot be written: one line now, not a traceback after the calculations."""
     from sseflow.workflows.cli.common import check_output_file, check_output_folder
@@ -97,7 +82,7 @@ def _check_overrides(electronic, overrides) -> None:
     if str(electronic).strip().lower() in BACKENDS:
         from sseflow.workflows.calculators.base import check_parameters
 
-        check_parameters(str(electronic).strip().lower(), _settings(overrides), "--set")
+        check_parameters(str(electronic).strip().lower(), parse_settings(overrides), "--set")
 
 
 def _gap_range(value: str | None) -> tuple[float, ...]:
@@ -267,7 +252,7 @@ def interface():
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Write structures (extxyz, cif), summary.json (and electronic.npz, bulk_reference.json) here: the input of 'interface schottky DIR'.")
 @click.option("--store", is_flag=True, help="Store the interface (and Schottky) documents.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el_millers, ed_millers,
           electrolyte_thickness, electrode_thickness, strain_on, n_list, pick, stacking, vacuum, gap, scan,
           gap_range, fixed_layers, relax, calculator, fmax, steps, electronic, ecut, kpts, bulk_kpts, overrides, as_json,
@@ -322,7 +307,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
             say(f"note: {n}")
         run = electronic_stage(atoms if which == "relaxed" else built.atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
                                bulk_kpts=_kpts(bulk_kpts), directory=Path(out_dir) / "electronic" if out_dir else None,
-                               **_settings(overrides), **({"ecut": ecut} if ecut else {}))
+                               **parse_settings(overrides), **({"ecut": ecut} if ecut else {}))
         run.parameters["cell"] = which
         summary["electronic"] = run.electronic.as_dict()
         summary["bulk_reference"] = run.bulk
@@ -411,7 +396,7 @@ def _save_electronic(d: Path, run) -> list[str]:
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Where electronic.npz etc. go (default: DIR itself; for a TASK_ID ./schottky_<key>).")
 @click.option("--store", is_flag=True, help="Store the Schottky documents (linked to the interface).")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bulk_run, cell, rerun, threshold, tol, as_json, plot_prefix, out_dir, store,
              config):
     """Schottky barriers of an interface: TARGET is an 'interface build -o' folder or a stored
@@ -482,7 +467,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
         say(f"electronic static with {electronic} (files in {d / 'electronic'}) ...")
         run = electronic_stage(src.atoms, src.electrolyte, electronic, periods=src.periods, kpts=_kpts(kpts),
                                bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold, tol=tol,
-                               **_settings(overrides), **({"ecut": ecut} if ecut else {}))
+                               **parse_settings(overrides), **({"ecut": ecut} if ecut else {}))
         files += _save_electronic(d, run)
     run.parameters["cell"] = src.cell
     say(format_schottky(run.report))

@@ -2,13 +2,12 @@
 
 Each subcommand lives in its own module under :mod:`sseflow.workflows.cli`; only the one
 that runs is imported, so ``sseflow window`` does not pay for pymatgen, FireWorks
-or matplotlib. Errors from bad input (:class:`sseflow.analysis.errors.InputError`) become
-one line on stderr and exit status 2.
+or matplotlib. User-facing errors (:class:`sseflow.analysis.errors.SseflowError`: bad input,
+an unusable store or study) become one line on stderr and exit status 2.
 """
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import click
@@ -35,17 +34,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _available() -> list[str]:
-    out = []
-    for name, (mod, _, _) in COMMANDS.items():
-        try:
-            if importlib.util.find_spec(mod) is not None:
-                out.append(name)
-        except ModuleNotFoundError:
-            pass
-    return out
-
-
 class Interrupted(Exception):
     """Ctrl-C in a command (click would print an empty line and abort)."""
 
@@ -58,10 +46,10 @@ class LazyGroup(click.Group):
             raise Interrupted() from None
 
     def list_commands(self, ctx):
-        return _available()
+        return list(COMMANDS)
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS or name not in _available():
+        if name not in COMMANDS:
             return None
         mod, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(mod), attr)
@@ -80,7 +68,7 @@ def cli():
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.errors import SseflowError
 
     try:
         try:
@@ -94,16 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.ClickException as exc:  # usage errors: one line, status 2
         click.echo(f"sseflow: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else 2)
-    except InputError as exc:
+    except SseflowError as exc:  # bad input, an unusable store or study: one line
         click.echo(f"sseflow: error: {exc}", err=True)
         sys.exit(2)
     except (KeyboardInterrupt, Interrupted):
         click.echo("sseflow: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # anything that reaches here is a user-facing failure too: one line
-        if _hook_error(exc):
-            sys.exit(2)
-        raise
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -131,15 +115,6 @@ def _abandon_store(mod) -> None:
         finalizer = getattr(getattr(handle, "server_store", None), "_finalizer", None)
         if finalizer is not None:
             finalizer.detach()
-
-
-def _hook_error(exc: Exception) -> bool:
-    """Errors that other layers classify as user errors (e.g. an unreachable database)."""
-    name = type(exc).__name__
-    if name in {"StoreError", "ConfigError", "StoreLockedError", "StudyError"}:
-        click.echo(f"sseflow: error: {exc}", err=True)
-        return True
-    return False
 
 
 if __name__ == "__main__":

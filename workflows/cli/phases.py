@@ -2,16 +2,35 @@
 
 With ``--coverage``: the phases on (and within ``--tolerance`` meV/atom of) the convex hull of a
 reference set, split into those the library provides and those it lacks
-(:mod:`sseflow.workflows.structures.coverage`)."""
+(:mod:`sseflow.workflows.structures.coverage`).
+
+``sseflow phases search FORMULA``: a random symmetric structure search relaxed with an ML potential
+for a phase the library has no coordinates for (:mod:`sseflow.workflows.structures.search`)."""
 from __future__ import annotations
 
 import itertools
 import json
+import sys
 
 import click
 
 
-@click.command("phases")
+class _PhasesCommand(click.Command):
+    """``phases CHEMSYS`` or, when the first argument is ``search``, ``phases search FORMULA``."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if args and args[0] == "search":
+            return search.make_context(f"{info_name} search", list(args[1:]), parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def format_epilog(self, ctx, formatter):
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Structure search"):
+            formatter.write_text("sseflow phases search FORMULA [options]: ML structure search for a phase "
+                                 "with no library coordinates (sseflow phases search --help).")
+
+
+@click.command("phases", cls=_PhasesCommand)
 @click.argument("chemsys")
 @click.option("--store/--no-store", "use_store", default=True, show_default=True,
               help="Also list finished tasks of the results store in this system.")
@@ -133,3 +152,103 @@ def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: 
             t.add_row(r["formula"], f"{r['e_above_hull_meV']:.1f}",
                       ", ".join(r.get("library", [])) if key != "missing" else str(r["entry_id"]))
         con.print(t)
+
+
+# ------------------------------------------------------------------ phases search
+
+@click.command("search")
+@click.argument("formula")
+@click.option("--spacegroup", type=int, default=None, metavar="N",
+              help="Space group number to search (default: every group compatible with the formula and Z).")
+@click.option("--formula-units", "-z", "formula_units", type=int, default=None, metavar="Z",
+              help="Formula units in the (primitive) cell.")
+@click.option("--max-atoms", type=int, default=None, metavar="N",
+              help="Search every Z with at most N atoms (default: up to 4 formula units, 16 atoms).")
+@click.option("--trials", type=int, default=8, show_default=True, help="Random candidates to relax.")
+@click.option("--calculator", "-c", default="chgnet", show_default=True, help="Calculator backend.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same search).")
+@click.option("--fmax", type=float, default=None, metavar="EV_A",
+              help="Force threshold of the screening relaxations [default: 0.1].")
+@click.option("--steps", type=int, default=None, metavar="N",
+              help="Step limit of each relaxation [default: 300].")
+@click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for FORMULA_searched.cif and FORMULA_searched.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (nothing else) on stdout.")
+def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, seed, fmax, steps, output, as_json):
+    """Random symmetric structures of FORMULA relaxed with an ML potential; writes the lowest in energy.
+
+    The result is a searched structure (a prediction of the potential), with its provenance in the
+    CIF header and the side JSON; never an experimental one.
+    """
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.structures import search as ss
+
+    if fmax is not None and not (fmax == fmax and 0 < fmax < 10):
+        raise InputError(f"--fmax must be a positive number below 10 eV/Å (got {fmax:g})")
+    if steps is not None and not 1 <= steps <= 100000:
+        raise InputError(f"--steps must be between 1 and 100000 (got {steps})")
+    if not ss.pyxtal_available():
+        raise InputError("sseflow phases search needs pyxtal: pip install 'pyxtal>=1.0,<2'")
+    with _SearchProgress(trials) as bar:
+        res = ss.search(formula, spacegroup=spacegroup, formula_units=formula_units, max_atoms=max_atoms,
+                        trials=trials, calculator=calculator, seed=seed,
+                        fmax=ss.DEFAULT_FMAX if fmax is None else fmax,
+                        steps=ss.DEFAULT_STEPS if steps is None else steps, progress=bar.update)
+    paths = ss.write_result(res, output)
+    if as_json:
+        from sseflow.workflows.calculators.base import jsonable
+
+        click.echo(json.dumps(jsonable({**res.to_dict(), "files": paths}), indent=1))
+        return 0 if res.best is not None else 1
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    p = res.provenance()
+    t = Table(title=f"Searched {p['formula']}: {p['distinct']} distinct of {p['accepted']} accepted / "
+                    f"{p['trials']} trials ({p['model']}, seed {p['seed']})")
+    for col in ("rank", "energy/atom (eV)", "rel. (meV/atom)", "space group", "Z", "sites", "trial", "duplicates"):
+        t.add_column(col)
+    for r in res.table():
+        t.add_row(str(r["rank"]), f"{r['energy_per_atom']:.4f}", f"{r['relative_energy_meV']:.1f}",
+                  f"{r['spacegroup']} ({r['spacegroup_number']})", str(r["z"]), str(r["nsites"]),
+                  str(r["trial"]), str(r["duplicates"]))
+    con.print(t)
+    rejected = [c for c in res.candidates if c.status != "accepted"]
+    if rejected:
+        con.print(f"rejected {len(rejected)}: " + "; ".join(f"trial {c.trial}: {c.reason}" for c in rejected[:5])
+                  + (" ..." if len(rejected) > 5 else ""))
+    if res.best is None:
+        con.print("no acceptable structure: raise --trials, or give --spacegroup / --formula-units")
+        return 1
+    con.print(f"wrote {paths['cif']} (searched structure, not experimental) and {paths['json']}")
+    return 0
+
+
+class _SearchProgress:
+    """A rich progress bar on stderr when stderr is a terminal; nothing otherwise."""
+
+    def __init__(self, total: int):
+        self.total, self.bar, self.task = total, None, None
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.description}"), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("", total=self.total)
+        return self
+
+    def update(self, cand) -> None:
+        if self.bar is not None:
+            what = (f"{cand.spacegroup_symbol} {cand.energy_per_atom:.4f} eV/atom" if cand.status == "accepted"
+                    else "rejected")
+            self.bar.update(self.task, advance=1, description=f"trial {cand.trial}: {what}")
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

@@ -5,7 +5,7 @@ import math
 
 import click
 
-from sseflow.workflows.cli.common import POSITIVE, FiniteFloat, echo_json, split_list
+from sseflow.workflows.cli.common import POSITIVE, FiniteFloat, config_option, echo_json, split_list
 
 
 def _temperatures(text: str) -> list[float]:
@@ -71,7 +71,7 @@ def format_rows(rows: list[dict]) -> str:
 @click.option("--fmax", default=0.005, show_default=True, type=POSITIVE, help="Relaxation force tolerance (eV/Å).")
 @click.option("--store", is_flag=True, help="Reuse a matching stored phonon document, else compute and store it.")
 @click.option("--no-reuse", is_flag=True, help="With --store: compute again even when a matching document exists.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option("--plot", "plot", default=None, type=click.Path(dir_okay=False),
               help="Write a figure: phonon DOS and F_vib(T) of every phase (png/pdf/svg).")

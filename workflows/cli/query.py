@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from sseflow.workflows.cli.db import config_option
+from sseflow.workflows.cli.common import config_option
 
 
 @click.group("query")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.common import echo_json, load, reference_options, split_list
+from sseflow.analysis.tables import latex_formula, text_table
+from sseflow.workflows.cli.common import config_option, echo_json, load, reference_options, split_list
 
 # Electrochemical windows of real electrolytes span a few volts; beyond these bounds a number
 # is a typo (and would only push every phase into the Li reservoir or out of it).
@@ -83,10 +84,7 @@ def format_path(rows: list[dict]) -> str:
                      "-" if r["alloy_e_above_hull_meV"] is None else f"{r['alloy_e_above_hull_meV']:.1f}",
                      _fmt_x(m["x"]), _fmt_e(m["energy_meV_per_atom"]),
                      " + ".join(m["products"]) if m["energy_meV_per_atom"] < -1.0 else "no reaction"])
-    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in body]
-    return "\n".join(out) + "\n"
+    return text_table(head, body)
 
 
 # ------------------------------------------------------------------ many pairs
@@ -262,10 +260,6 @@ def react_pairs(rc, pairs: list[Pair], **kw) -> list:
 PAIR_COLUMNS = ("reactant_a", "reactant_b", "potential_V", "x_min", "E_min_meV_per_atom", "reaction", "products")
 
 
-def _latex_formula(f: str) -> str:
-    return re.sub(r"(\d+(?:\.\d+)?)", r"$_{\1}$", f)
-
-
 def _latex_reaction(reaction: str) -> str:
     """``Li3PS4 + 8 Li -> 4 Li2S + Li3P`` with subscripts in formulas, not in coefficients."""
     out = []
@@ -273,7 +267,7 @@ def _latex_reaction(reaction: str) -> str:
         if tok == "->":
             out.append(r"$\rightarrow$")
         elif tok[:1].isupper() or tok[:1] == "(":
-            out.append(_latex_formula(tok))
+            out.append(latex_formula(tok))
         else:
             out.append(tok)
     return " ".join(out)
@@ -297,7 +291,7 @@ def format_pairs(results, fmt: str, extra: tuple = ()) -> str:
 
     def cells(r, i: int, latex: bool = False) -> list[str]:
         m = r.minimum
-        f = _latex_formula if latex else str
+        f = latex_formula if latex else str
         v = ("--" if latex else "-") if r.potential_V is None else f"{r.potential_V:g}"
         if r.reacts:
             reaction = _latex_reaction(m.reaction) if latex else m.reaction
@@ -309,11 +303,7 @@ def format_pairs(results, fmt: str, extra: tuple = ()) -> str:
 
     if fmt == "text":
         head = ["A", "B", "V", "x_min", "E_min", "reaction at the minimum", "products", *(e[1] for e in extra)]
-        body = [cells(r, i) for i, r in enumerate(results)]
-        widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-        out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-        out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in body]
-        return "\n".join(out) + "\n"
+        return text_table(head, [cells(r, i) for i, r in enumerate(results)])
     if fmt == "md":
         head = ["A", "B", "V (V)", "x_min", "E_min (meV/atom)", "Reaction at the minimum", "Products",
                 *(e[1] for e in extra)]
@@ -405,7 +395,7 @@ def _text(results, fmt: str) -> str:
               help="Reaction energies at this temperature from stored phonons (vibrational free energies).")
 @click.option("--allow-imaginary", is_flag=True, help="Use phonons of phases flagged for imaginary modes too.")
 @click.option("--store", is_flag=True, help="Write the reaction(s) to the results database.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def react(reactants, reference, energy_column, exclude, partners, pairs_file, potential, include_decomposition,
           use_hull_energy, energy_a, energy_b, lithiation_path, alloys, temperature, allow_imaginary,
           as_json, fmt, plot, store, config):

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from sseflow.workflows.cli.common import COUNT, POSITIVE
+from sseflow.workflows.cli.common import COUNT, POSITIVE, parse_settings
 
 
 @click.command("relax")
@@ -38,7 +38,7 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
     from sseflow.workflows.structures.library import get_structure
     from sseflow.workflows.structures.validate import check_min_distance
 
-    over = _parse_overrides(overrides)
+    over = parse_settings(overrides)
     check_parameters(calculator, over, "--set")
     if output:
         check_output_file(output, "--output")
@@ -76,23 +76,6 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
         _print(doc, reused)
     if doc.get("status") != "completed":  # failed, or a relaxation that did not converge
         sys.exit(1)
-
-
-def _parse_overrides(items) -> dict:
-    import yaml
-
-    from sseflow.analysis.errors import InputError
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError(f"--set expects KEY=VALUE, got '{item}'")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            raise InputError(f"--set {k}: cannot read value '{v}'") from None
-    return out
 
 
 def _run_parameters(backend, fmax, steps, fixed_cell, static_only) -> dict:

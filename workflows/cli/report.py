@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from sseflow.workflows.cli.common import config_option
+
 
 @click.command()
 @click.option("--from-db", "from_db", is_flag=True, required=True,
@@ -10,7 +12,7 @@ import click
 @click.option("--study", default=None, metavar="NAME", help="Study name (default: the latest report stored).")
 @click.option("-o", "--output", default=None, type=click.Path(file_okay=False),
               help="Report folder (default: the study's own output folder).")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def report(from_db, study, output, config):
     """Regenerate a study's tables (md, csv, tex), figures (PNG) and report.json from stored documents."""
     from sseflow.workflows.report import stored_manifest, write_report

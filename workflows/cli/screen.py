@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.common import reference_options, load, split_list
+from sseflow.workflows.cli.common import config_option, load, reference_options, split_list
 
 
 @click.command()
@@ -21,7 +21,7 @@ from sseflow.workflows.cli.common import reference_options, load, split_list
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write the table to FILE.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Screening figure (.png/.svg/.pdf).")
 @click.option("--store", is_flag=True, help="Write the rows to the results database.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as_json, fmt, output, plot, store,
            config):
     """Rank coatings between ELECTROLYTE and an anode.

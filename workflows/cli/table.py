@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.common import split_list
+from sseflow.workflows.cli.common import config_option, split_list
 
 
 @click.command()
@@ -24,7 +24,7 @@ from sseflow.workflows.cli.common import split_list
               help="Windows at these temperatures (K; 'static' = 0 K energies) from stored phonons.")
 @click.option("--allow-imaginary", is_flag=True, help="Use phonons of phases flagged for imaginary modes too.")
 @click.option("--store", is_flag=True, help="Also store the computed windows in the database.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt, output, plot, temperature,
           allow_imaginary, store, config):
     """Stability-window table (and figure) of FORMULAS, computed or read from the database."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from sseflow.workflows.cli.common import echo_json, load, reference_options, validate_formulas
+from sseflow.workflows.cli.common import config_option, echo_json, load, reference_options, validate_formulas
 
 
 def compute_windows(formulas, reference, energy_column, exclude, profile=True, temperature=None,
@@ -64,7 +64,7 @@ def store_rows(kind: str, rows: list[dict], rs, excl, reference: str, config: st
               help="Windows at these temperatures (K; 'static' = 0 K energies) from stored phonons.")
 @click.option("--allow-imaginary", is_flag=True, help="Use phonons of phases flagged for imaginary modes too.")
 @click.option("--store", is_flag=True, help="Write the windows to the results database.")
-@click.option("--config", default=None, type=click.Path(dir_okay=False), help="sseflow config file (database).")
+@config_option
 def window(formulas, reference, energy_column, exclude, as_json, no_profile, temperature, allow_imaginary,
            store, config):
     """Electrochemical stability windows (V vs Li/Li+) of FORMULAS.

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from sseflow.analysis.errors import InputError
-from sseflow.workflows.interfaces.matching import InterfaceCandidate, plane_groups, supercell_matrix
+from sseflow.analysis.slabs import plane_groups
+from sseflow.workflows.interfaces.matching import InterfaceCandidate, supercell_matrix
 
 EV_PER_A2_TO_J_PER_M2 = 16.021766208
 SCAN_GAPS = (1.6, 2.0, 2.4, 2.8, 3.2)  # Å: interlayer distances of the default gap/shift scan

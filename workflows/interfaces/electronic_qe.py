@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.analysis.slabs import has_vacuum, normal_length, vacuum_gap
 
 # QE 6.x constants (Modules/constants.f90, CODATA 2018 values)
 HA_EV = 27.211386245988
@@ -277,15 +278,6 @@ def run_pp_potential(directory, backend=None, *, prefix: str = PREFIX, fileout: 
     return d / fileout
 
 
-def vacuum_gap(atoms) -> tuple[float, float]:
-    """(width Å, start height Å) of the largest empty stretch along the third cell vector."""
-    c = normal_length(atoms.cell)
-    zs = np.sort(np.mod(atoms.get_scaled_positions(wrap=False)[:, 2], 1.0) * c)
-    gaps = np.diff(np.concatenate([zs, [zs[0] + c]]))
-    i = int(np.argmax(gaps))
-    return float(gaps[i]), float(zs[i])
-
-
 def dipole_settings(atoms, eopreg: float | None = None) -> dict:
     """pw.x ``&control``/``&system`` entries for the dipole correction along z.
 
@@ -351,17 +343,6 @@ def _fermi_level(xml: dict) -> float:
     if xml["fermi_level"] is None:
         raise InputError("no Fermi level in the pw.x data file")
     return float(xml["fermi_level"])
-
-
-def normal_length(cell) -> float:
-    """Height of the cell along the normal of the a-b plane (``cell[2, 2]`` for a slab cell)."""
-    cell = np.asarray(cell, dtype=float)
-    return float(abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[0], cell[1])))
-
-
-def has_vacuum(atoms, min_gap: float = 6.0) -> bool:
-    """A gap of more than ``min_gap`` Å without atoms along the normal (a slab, not a periodic stack)."""
-    return vacuum_gap(atoms)[0] > min_gap
 
 
 def _planar_potential(directory, cube: str = POT_CUBE):

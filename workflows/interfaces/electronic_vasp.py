@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.analysis.slabs import has_vacuum, normal_length
 
 ELECTRONIC_INCAR = {"LORBIT": 11, "LVHAR": True, "NEDOS": 3001, "ISMEAR": 0, "SIGMA": 0.05}
 LOCPOT_NAMES = ("LOCPOT", "LOCPOT.gz", "LOCPOT.xz", "LOCPOT.bz2")
@@ -123,16 +124,8 @@ def _kpoints(kpts):
     return Kpoints.gamma_automatic(kpts)   # Gamma-centred: band edges at Gamma must be on the mesh
 
 
-def has_vacuum(atoms, min_gap: float = 6.0) -> bool:
-    """A stretch of more than ``min_gap`` Å without atoms along the normal of the a-b plane (a slab)."""
-    a = _atoms(atoms)
-    f = np.sort(np.mod(a.get_scaled_positions(wrap=False)[:, 2], 1.0))
-    gaps = np.diff(np.concatenate([f, [f[0] + 1.0]])) * _normal_length(a.cell)
-    return bool(gaps.max() > min_gap)
-
-
 def _default_dipole(atoms) -> bool:
-    return has_vacuum(atoms)
+    return has_vacuum(_atoms(atoms))
 
 
 def write_electronic_inputs(atoms, backend="vasp", directory=".", *, kpts=None, dipole: bool | None = None,
@@ -216,12 +209,6 @@ def _primary_grid(locpot) -> np.ndarray:
         if key in data:
             return np.asarray(data[key], dtype=float)
     return np.asarray(next(iter(data.values())), dtype=float)
-
-
-def _normal_length(lattice_matrix) -> float:
-    """Height of the cell along the normal of the a-b plane (``c_z`` for a slab cell)."""
-    m = np.asarray(lattice_matrix, dtype=float)
-    return float(abs(np.linalg.det(m)) / np.linalg.norm(np.cross(m[0], m[1])))
 
 
 def match_order(atoms, structure, tol: float = 0.5) -> np.ndarray:
@@ -350,7 +337,8 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
     ``potential``: planar average of ``LOCPOT`` along the third lattice vector on
     ``z = i * c / n`` (``c`` the cell's height along the normal).
     """
-    from sseflow.workflows.interfaces.relax import ElectronicStructure, _jsonable
+    from sseflow.workflows.calculators.base import jsonable
+    from sseflow.workflows.interfaces.relax import ElectronicStructure
 
     if pdos_from not in PDOS_FROM:
         raise InputError(f"pdos_from must be one of {PDOS_FROM}, not {pdos_from!r}")
@@ -376,7 +364,7 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
     structure = vr.final_structure
     loc = read_locpot(directory)
     vz = np.asarray(loc.get_average_along_axis(2), dtype=float)
-    c = _normal_length(structure.lattice.matrix)
+    c = normal_length(structure.lattice.matrix)
     z = np.arange(len(vz)) * c / len(vz)
     pos_z = np.asarray(structure.cart_coords[:, 2], dtype=float)
     symbols = [site.specie.symbol for site in structure]
@@ -401,7 +389,7 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
     return ElectronicStructure(
         energy=float(vr.final_energy), fermi_level=ef, energies=energies, pdos=pdos, z=z, potential=vz,
         positions_z=pos_z, side=side, symbols=symbols, cell_length=c, calculator="vasp",
-        parameters=_jsonable(params), wall_time_s=time.perf_counter() - t0, width=width,
+        parameters=jsonable(params), wall_time_s=time.perf_counter() - t0, width=width,
         periods=dict(periods or {}))
 
 
@@ -412,7 +400,7 @@ def read_vasp_bulk(directory) -> dict:
     k-points and spins; InputError when there are no empty states or no gap.
     ``mean_potential``: the cell average of the ``LOCPOT`` grid.
     """
-    from sseflow.workflows.interfaces.relax import _jsonable
+    from sseflow.workflows.calculators.base import jsonable
 
     directory = Path(directory)
     vr = _read_vasprun(directory, projections=False)
@@ -432,7 +420,7 @@ def read_vasp_bulk(directory) -> dict:
     return {"formula": structure.composition.hill_formula.replace(" ", ""), "energy_eV": float(vr.final_energy),
             "vbm": vbm, "cbm": cbm, "gap": cbm - vbm, "mean_potential": float(_primary_grid(loc).mean()),
             "fermi_level": float(vr.efermi), "n_kpoints": len(vr.actual_kpoints), "calculator": "vasp",
-            "parameters": _jsonable(params), "kpts": params["kpts"], "wall_time_s": 0.0}
+            "parameters": jsonable(params), "kpts": params["kpts"], "wall_time_s": 0.0}
 
 
 # --------------------------------------------------------------------------- runners
@@ -450,7 +438,7 @@ def _run_static(atoms, backend, directory, *, kpts=None, dipole=None, incar=None
     directory.mkdir(parents=True, exist_ok=True)
     # the backend writes the inputs (POTCAR required: InputError naming PMG_VASP_PSP_DIR if not set),
     # runs the command in the folder and parses vasprun.xml
-    result = backend._run(a, "static", directory, incar=over, kpoints=_kpoints(kpts))
+    result = backend.run(a, "static", directory, incar=over, kpoints=_kpoints(kpts))
     if getattr(result, "status", "ok") == "failed":
         raise InputError(f"VASP electronic static in {directory} failed: {result.error}")
     return directory, result, bool(dipole)

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.analysis.slabs import plane_groups
 
 SIDES = ("electrolyte", "electrode")
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "structures"
 
 # anion / network-former pairs whose bonds a termination should not cut (PS4, PO4, SiS4 ...)
 _FORMERS = ("B", "Al", "Si", "P", "Ge", "Sn", "As", "Sb", "Ga", "Zr", "Ti", "Ta", "Nb", "W", "Mo")
@@ -40,12 +40,12 @@ _ANIONS = ("O", "S", "Se", "Te", "N", "F", "Cl", "Br", "I")
 # --------------------------------------------------------------------------- structures
 
 def load_structure(name_or_path):
-    """A bulk pymatgen Structure from a path, the structure library, or the shipped CIFs.
+    """A bulk pymatgen Structure from a Structure, ASE Atoms, a file path or a library name.
 
-    Order: an existing file path; ``sseflow.workflows.structures.library.get_structure`` when that
-    module exists; ``workflows/data/structures/<name>.cif`` (``Li3PS4`` also finds
-    ``Li3PS4-gamma.cif``); ``ase.build.bulk`` for an element. The result is the conventional
-    standard cell, so Miller indices mean what a crystallographer expects.
+    Names and files are resolved by :func:`sseflow.workflows.structures.library.get_structure`
+    (a file path, a library name, alias or formula; ASE's reference crystal for an element the
+    library lacks). The result is the conventional standard cell, so Miller indices mean what a
+    crystallographer expects.
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -56,50 +56,15 @@ def load_structure(name_or_path):
 
         s = AseAtomsAdaptor.get_structure(name_or_path)
     else:
-        s = _load_named(str(name_or_path))
+        from sseflow.workflows.structures.library import get_structure
+
+        s = get_structure(str(name_or_path), ase_elements=True)
     if not s.is_ordered:
         raise InputError(f"structure {s.composition.reduced_formula} is disordered: order it first")
     try:
         return SpacegroupAnalyzer(s, symprec=0.05).get_conventional_standard_structure()
     except Exception:  # noqa: BLE001 - odd cells: use as given
         return s
-
-
-def _load_named(name: str):
-    import warnings
-
-    from pymatgen.core import Structure
-
-    p = Path(name).expanduser()
-    if p.is_file():  # a malformed file is one line (InputError), not a parser traceback
-        from sseflow.workflows.structures.library import read_structure
-
-        return read_structure(p)
-    try:
-        from sseflow.workflows.structures.library import get_structure  # being written alongside
-
-        s = get_structure(name)
-        if s is not None:
-            return s if hasattr(s, "lattice") else load_structure(s)
-    except (ImportError, AttributeError):
-        pass
-    except InputError:
-        pass
-    cands = [DATA_DIR / f"{name}.cif"] + sorted(DATA_DIR.glob(f"{name}-*.cif"))
-    for c in cands:
-        if c.is_file():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return Structure.from_file(str(c))
-    try:
-        from ase.build import bulk
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        return AseAtomsAdaptor.get_structure(bulk(name, cubic=True))
-    except Exception:  # noqa: BLE001
-        pass
-    raise InputError(f"no structure for '{name}': give a CIF/POSCAR path or a name from "
-                     f"{DATA_DIR} ({', '.join(sorted(p.stem for p in DATA_DIR.glob('*.cif')))})")
 
 
 def polyhedral_bonds(structure, scale: float = 1.15) -> dict:
@@ -200,19 +165,6 @@ def _normal_heights(slab) -> np.ndarray:
     z = slab.cart_coords @ n
     c = slab.lattice.matrix[2] @ n
     return z if c > 0 else -z
-
-
-def plane_groups(z: np.ndarray, tol: float = 0.5) -> np.ndarray:
-    """Plane index of each height (0 = lowest): a new plane starts after a gap larger than ``tol``."""
-    z = np.asarray(z, dtype=float)
-    order = np.argsort(z)
-    out = np.empty(len(z), dtype=int)
-    k = 0
-    for i, idx in enumerate(order):
-        if i and z[idx] - z[order[i - 1]] > tol:
-            k += 1
-        out[idx] = k
-    return out
 
 
 def _region_profile(species, depth, region: float = 3.5, bin_w: float = 0.25) -> tuple:

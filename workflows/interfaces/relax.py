@@ -411,7 +411,8 @@ class ElectronicStructure:
 _NOT_FOR_BARRIERS = ("tblite", "xtb", "gfn1", "gfn2", "gfn1-xtb", "gfn2-xtb", "dftb")
 
 
-def _electronic_backend(calculator, **overrides):
+def electronic_backend(calculator, **overrides):
+    """The backend for electronic statics (band edges, potentials); InputError for tight binding."""
     name = calculator if isinstance(calculator, str) else getattr(calculator, "name", "")
     if str(name).lower() in _NOT_FOR_BARRIERS:
         raise InputError(f"'{name}' is not used for Schottky barriers: semi-empirical tight binding gives "
@@ -482,13 +483,14 @@ def electronic_structure(atoms, calculator="gpaw", *, periods: dict | None = Non
     ``erange`` around E_F.
     """
     from sseflow.analysis.schottky import broadened_dos, layer_bins, planar_average, region_weights
+    from sseflow.analysis.slabs import has_vacuum
 
     t0 = time.perf_counter()
-    backend = _electronic_backend(calculator, **overrides)
+    backend = electronic_backend(calculator, **overrides)
     a = atoms.copy()
     a.set_constraint()
     if dipole_correction is None:
-        dipole_correction = _has_vacuum(a)
+        dipole_correction = has_vacuum(a)
     if nbands is None:
         nocc = math.ceil(_valence_electrons(a.get_chemical_symbols(), backend.parameters.get("xc", "PBE")) / 2)
         nbands = int(math.ceil(band_factor * nocc)) + 4
@@ -565,13 +567,6 @@ def _valence_electrons(symbols, xc: str = "PBE") -> float:
     return total
 
 
-def _has_vacuum(atoms, min_gap: float = 4.0) -> bool:
-    c = atoms.cell[2, 2]
-    zs = np.sort(np.mod(atoms.get_positions()[:, 2], c))
-    gaps = np.diff(np.concatenate([zs, [zs[0] + c]]))
-    return bool(gaps.max() > min_gap + 2.0)
-
-
 def bulk_reference(structure, calculator="gpaw", *, kpts=None, directory=None, txt=None, **overrides) -> dict:
     """Bulk band edges and mean electrostatic potential of the electrolyte (same backend/settings).
 
@@ -582,7 +577,7 @@ def bulk_reference(structure, calculator="gpaw", *, kpts=None, directory=None, t
     from sseflow.workflows.calculators.base import to_atoms
 
     t0 = time.perf_counter()
-    backend = _electronic_backend(calculator, **overrides)
+    backend = electronic_backend(calculator, **overrides)
     a = to_atoms(structure)
     a.set_constraint()
     calc = _gpaw_calc(backend, kpts=kpts, directory=directory, txt=txt)

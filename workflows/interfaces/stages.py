@@ -178,14 +178,14 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
     ``overrides`` go to the backend preset (``ecut`` ...).
     """
     from sseflow.workflows.interfaces.matching import load_structure
-    from sseflow.workflows.interfaces.relax import _electronic_backend, schottky_from_electronic
+    from sseflow.workflows.interfaces.relax import electronic_backend, schottky_from_electronic
 
     name = _backend_name(calculator)
     if name not in ELECTRONIC_BACKENDS:
-        _electronic_backend(calculator)  # the clear error for tight binding
+        electronic_backend(calculator)  # the clear error for tight binding
         raise InputError(f"electronic backend '{name}' is not supported for Schottky barriers "
                          f"(choose {', '.join(ELECTRONIC_BACKENDS)})")
-    backend = _electronic_backend(calculator, **overrides)
+    backend = electronic_backend(calculator, **overrides)
     d = Path(directory) if directory else None
     sub = (lambda s: str(d / s)) if d else (lambda s: None)
     if d:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sseflow.analysis.errors import SseflowError
+
 DEFAULT_DATABASE = "sseflow"
 DEFAULT_TIMEOUT_MS = 4000
 MAX_TIMEOUT_MS = 5000
@@ -45,7 +47,7 @@ _LAUNCHPAD_KEYS = {"host", "port", "name", "username", "password", "authsource",
 _DB_KEYS = {"uri", "database", "mongoclient_kwargs", "timeout_ms", "embedded", "path"} | _LAUNCHPAD_KEYS
 
 
-class StoreError(RuntimeError):
+class StoreError(SseflowError, RuntimeError):
     """The results store cannot be used (unreachable server, corrupt file ...): one line for the user."""
 
 
@@ -116,7 +118,7 @@ class StoreConfig:
 _SCHEME_RE = re.compile(r"^mongodb(?:\+srv)?://", re.I)
 
 
-def _split_uri(uri: str) -> tuple[str, str, str] | None:
+def split_uri(uri: str) -> tuple[str, str, str] | None:
     """``(scheme, credentials-with-@ or '', rest)``; credentials end at the last '@' before the query."""
     m = _SCHEME_RE.match(uri or "")
     if not m:
@@ -130,7 +132,7 @@ def _split_uri(uri: str) -> tuple[str, str, str] | None:
 
 def redact_uri(uri: str) -> str:
     """``mongodb://user:secret@host/db`` -> ``mongodb://user:***@host/db``."""
-    parts = _split_uri(uri)
+    parts = split_uri(uri)
     if parts is None:
         return "<invalid URI>"
     scheme, cred, rest = parts
@@ -142,14 +144,14 @@ def redact_uri(uri: str) -> str:
 
 def uri_hosts(uri: str) -> str:
     """The host list of a MongoDB URI (``host1:27017,host2``), without credentials."""
-    parts = _split_uri(uri)
+    parts = split_uri(uri)
     if parts is None:
         return "<invalid URI>"
     return re.split(r"[/?]", parts[2], maxsplit=1)[0] or "localhost"
 
 
 def uri_database(uri: str) -> str | None:
-    parts = _split_uri(uri)
+    parts = split_uri(uri)
     if parts is None or "/" not in parts[2].split("?", 1)[0]:
         return None
     db = parts[2].split("?", 1)[0].split("/", 1)[1]
@@ -157,7 +159,7 @@ def uri_database(uri: str) -> str | None:
 
 
 def uri_password(uri: str) -> str | None:
-    parts = _split_uri(uri)
+    parts = split_uri(uri)
     if parts is None or ":" not in parts[1]:
         return None
     from urllib.parse import unquote

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Optional, Union
 
+import ase.units
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sseflow.analysis.errors import InputError
@@ -283,7 +284,8 @@ def _check_payload(payload: dict, what: str, required: tuple[str, ...]) -> None:
 
 # --------------------------------------------------------------------------- calculations
 
-GPA_PER_EV_A3 = 160.21766208  # stress: eV/Å^3 -> GPa
+GPA_PER_EV_A3 = 1 / ase.units.GPa  # stress: eV/Å^3 -> GPa
+
 
 class TaskDocument(StoredDocument):
     """One calculation: a structure, a calculator with its parameters, and what it returned."""

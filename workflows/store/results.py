@@ -123,10 +123,6 @@ class ResultsStore:
     def get(self, kind: str, key: str) -> dict | None:
         return self.collection(kind).find_one({"key": key})
 
-    def get_document(self, kind: str, key: str) -> StoredDocument | None:
-        raw = self.get(kind, key)
-        return None if raw is None else document_class(kind).from_mongo(raw)
-
     def find(self, kind: str, filter: dict | None = None, limit: int = 0) -> list[dict]:
         """Raw documents of a kind, in storage order (``_id``)."""
         cur = self.collection(kind).find(filter or {}).sort("_id", 1)

@@ -87,20 +87,42 @@ def _read_cif(path: Path):
         return Structure.from_file(str(path))
 
 
-def get_structure(name_or_formula: str, primitive: bool = False):
-    """pymatgen Structure of a library phase (by name, alias or formula), or of a structure file."""
+def get_structure(name_or_formula: str, primitive: bool = False, *, ase_elements: bool = False):
+    """pymatgen Structure of a library phase (by name, alias or formula), or of a structure file
+    (``~`` is expanded).
+
+    With ``ase_elements``, an element the library does not hold (Cu, Al ...) is ASE's reference
+    crystal of that element (``ase.build.bulk(symbol, cubic=True)``); without it, InputError.
+    """
     if isinstance(name_or_formula, (str, os.PathLike)) and _looks_like_path(str(name_or_formula)):
-        s = read_structure(name_or_formula)
+        s = read_structure(os.path.expanduser(str(name_or_formula)))
     else:
-        row = entry_for(str(name_or_formula))
-        s = _read_cif(DATA_DIR / row["file"])
-        s.properties = {**(s.properties or {}), "sseflow_library": row["name"]}
+        try:
+            row = entry_for(str(name_or_formula))
+        except InputError:
+            s = _ase_element(str(name_or_formula)) if ase_elements else None
+            if s is None:
+                raise
+        else:
+            s = _read_cif(DATA_DIR / row["file"])
+            s.properties = {**(s.properties or {}), "sseflow_library": row["name"]}
     return s.get_primitive_structure() if primitive else s
+
+
+def _ase_element(symbol: str):
+    """ASE's reference crystal of an element (cubic cell) as a pymatgen Structure; None for anything else."""
+    try:
+        from ase.build import bulk
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_structure(bulk(symbol, cubic=True))
+    except Exception:  # noqa: BLE001 - not an element, or one without a reference crystal
+        return None
 
 
 def _looks_like_path(text: str) -> bool:
     return os.sep in text or text.lower().endswith((".cif", ".vasp", ".json", ".xyz", ".poscar", ".mcif")) \
-        or text.upper().startswith(("POSCAR", "CONTCAR")) or Path(text).is_file()
+        or text.upper().startswith(("POSCAR", "CONTCAR")) or Path(text).expanduser().is_file()
 
 
 def read_structure(path: str | os.PathLike):
