@@ -88,5 +88,12 @@ def test_wheel_holds_one_namespace(tmp_path):
                  "sseflow/templates/calculators/chgnet.yaml", "sseflow/templates/studies/li3ps4_li_si.yaml"):
         assert must in names
     assert any(n.startswith("sseflow/workflows/data/structures/") and n.endswith(".cif") for n in names)
+    # every package of the source tree is in the wheel (a new subpackage must be listed in pyproject.toml)
+    for top in ("workflows", "analysis"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.relative_to(ROOT).as_posix()
+            assert f"sseflow/{rel}" in names, f"{rel} is not packaged"
+    for src in (ROOT / "templates").rglob("*.yaml"):
+        assert f"sseflow/{src.relative_to(ROOT).as_posix()}" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "sseflow = sseflow.workflows.cli.main:main" in zipfile.ZipFile(whl).read(entry).decode()
