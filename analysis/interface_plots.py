@@ -1,6 +1,7 @@
 """Figures of an interface: side view, layer-resolved DOS, averaged electrostatic potential.
 
-Pure plotting from arrays (matplotlib, Agg backend) and an ASE ``Atoms`` for the side view.
+Pure plotting from arrays and an ASE ``Atoms`` for the side view. Each function draws into
+``ax`` (or a new figure), writes ``path`` when given, and returns the matplotlib Figure.
 """
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ from typing import Sequence
 
 import numpy as np
 
-from sseflow.analysis.plots import pyplot
+from sseflow.analysis.plots import new_axes, save_figure
 
 
-def _finish(fig, ax, path, title: str | None) -> str:
-    """Title, layout, write ``path``, close; returns the path."""
+def _finish(fig, ax, path, title: str | None, own: bool):
+    """Title, layout (of a figure made here), write ``path`` when given; returns the Figure."""
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    pyplot().close(fig)
-    return str(path)
+    if own:
+        fig.tight_layout()
+    save_figure(fig, path, dpi=130)
+    return fig
 
 
-def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: tuple[int, int] = (2, 1)) -> str:
+def plot_interface_structure(atoms, path=None, *, title: str | None = None, repeat: tuple[int, int] = (2, 1),
+                             ax=None):
     """Side view (the a-c plane, c up) of an interface cell, repeated ``repeat`` times in plane.
 
     Atoms of the electrode (``atoms.arrays["side"] == 1``) are drawn with a dark edge.
@@ -30,13 +32,15 @@ def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: t
     from ase.data import covalent_radii
     from ase.data.colors import jmol_colors
 
-    plt = pyplot()
+    from matplotlib.patches import Circle
+
+    own = ax is None
+    fig, ax = new_axes(ax, figsize=(5.5, 7.0))
     a = atoms.copy()
     a.set_constraint()
     side = np.asarray(a.arrays.get("side", np.zeros(len(a), int)))
     pos = a.get_positions()
     cell = a.cell.array
-    fig, ax = plt.subplots(figsize=(5.5, 7.0))
     pts = []
     for i in range(repeat[0]):
         for j in range(repeat[1]):
@@ -49,7 +53,7 @@ def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: t
     for k in order:
         z = nums[k]
         r = 0.55 * covalent_radii[z]
-        circ = plt.Circle((pts[k, 0], pts[k, 2]), r, facecolor=jmol_colors[z],
+        circ = Circle((pts[k, 0], pts[k, 2]), r, facecolor=jmol_colors[z],
                           edgecolor="k" if sides[k] == 1 else "0.45", lw=1.2 if sides[k] == 1 else 0.5)
         ax.add_patch(circ)
     # cell outline (projection on x-z)
@@ -67,19 +71,18 @@ def plot_interface_structure(atoms, path, *, title: str | None = None, repeat: t
     for s in symbols:
         ax.scatter([], [], color=jmol_colors[atomic_numbers[s]], edgecolors="0.3", label=s, s=60)
     ax.legend(loc="upper right", fontsize=8, frameon=True)
-    return _finish(fig, ax, path, title)
+    return _finish(fig, ax, path, title, own)
 
 
-def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path, *, vbm: float | None = None,
+def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path=None, *, vbm: float | None = None,
                    cbm: float | None = None, bulk_layers: Sequence[float] | None = None, erange=(-6.0, 5.0),
-                   title: str | None = None) -> str:
+                   title: str | None = None, ax=None):
     """Layer-resolved DOS as stacked curves (one per layer, bottom to top of the cell), energies
     relative to E_F; E_F, and the electrolyte VBM/CBM of the layer method, are marked.
 
     ``sides``: 0 electrolyte (blue), 1 electrode (orange); ``bulk_layers``: centres of the
     layers the barrier was read from (drawn thicker).
     """
-    plt = pyplot()
     e = np.asarray(energies, float) - fermi_level
     ld = np.asarray(layer_dos, float)
     c = np.asarray(centres, float)
@@ -88,7 +91,8 @@ def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path
     sel = (e >= erange[0]) & (e <= erange[1])
     scale = np.percentile(ld[:, sel], 99) if ld[:, sel].size else 1.0
     scale = scale if scale > 0 else 1.0
-    fig, ax = plt.subplots(figsize=(6.0, 1.0 + 0.55 * len(order)))
+    own = ax is None
+    fig, ax = new_axes(ax, figsize=(6.0, 1.0 + 0.55 * len(order)))
     bulk = set(np.round(bulk_layers, 3).tolist()) if bulk_layers is not None else set()
     for rank, k in enumerate(order):
         y0 = rank * 1.1
@@ -108,16 +112,17 @@ def plot_layer_dos(energies, layer_dos, centres, sides, fermi_level: float, path
     ax.set_xlabel("E - E_F (eV)")
     ax.set_ylabel("layers along the normal (electrolyte blue, electrode orange)")
     ax.legend(loc="upper left", fontsize=7)
-    return _finish(fig, ax, path, title)
+    return _finish(fig, ax, path, title, own)
 
 
-def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path, *, region=None, vbm: float | None = None,
-                           cbm: float | None = None, electrolyte_range=None, title: str | None = None) -> str:
+def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path=None, *, region=None,
+                           vbm: float | None = None, cbm: float | None = None, electrolyte_range=None,
+                           title: str | None = None, ax=None):
     """Planar and macroscopic averages of the electrostatic potential along the normal, with
     E_F and the aligned electrolyte band edges (potential line-up) over its bulk-like region."""
-    plt = pyplot()
     z = np.asarray(z, float)
-    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    own = ax is None
+    fig, ax = new_axes(ax, figsize=(7.0, 3.8))
     ax.plot(z, v_planar, color="0.6", lw=0.8, label="planar average")
     ax.plot(z, v_macro, color="tab:blue", lw=1.6, label="macroscopic average")
     ax.axhline(fermi_level, color="k", lw=1.0, label="E_F")
@@ -136,7 +141,7 @@ def plot_potential_profile(z, v_planar, v_macro, fermi_level: float, path, *, re
     ax.set_ylabel("energy (eV)")
     ax.set_xlim(z.min(), z.max())
     ax.legend(loc="best", fontsize=7)
-    return _finish(fig, ax, path, title)
+    return _finish(fig, ax, path, title, own)
 
 
 def _wrapped(rng, L: float) -> list[tuple[float, float]]:
@@ -159,15 +164,17 @@ def plot_all(prefix, atoms=None, electronic=None, schottky: dict | None = None, 
     prefix = str(prefix)
     Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     if atoms is not None:
-        out.append(plot_interface_structure(atoms, f"{prefix}_structure.png", title=title))
+        plot_interface_structure(atoms, f"{prefix}_structure.png", title=title)
+        out.append(f"{prefix}_structure.png")
     if electronic is not None:
         g = (lambda k: electronic[k]) if isinstance(electronic, dict) else (lambda k: getattr(electronic, k))
         layer = (schottky or {}).get("layer_dos") or {}
         lineup = (schottky or {}).get("potential_lineup") or {}
         if g("layer_dos") is not None:
-            out.append(plot_layer_dos(g("energies"), g("layer_dos"), g("layer_centres"), g("layer_side"),
-                                      g("fermi_level"), f"{prefix}_layer_dos.png", vbm=layer.get("vbm"),
-                                      cbm=layer.get("cbm"), bulk_layers=layer.get("bulk_layers"), title=title))
+            plot_layer_dos(g("energies"), g("layer_dos"), g("layer_centres"), g("layer_side"), g("fermi_level"),
+                           f"{prefix}_layer_dos.png", vbm=layer.get("vbm"), cbm=layer.get("cbm"),
+                           bulk_layers=layer.get("bulk_layers"), title=title)
+            out.append(f"{prefix}_layer_dos.png")
         period = (schottky or {}).get("period_A") or lineup.get("period") or 2.0
         vm = macroscopic_average(g("z"), g("potential"), period)
         from sseflow.analysis.schottky import layer_bins
@@ -177,7 +184,8 @@ def plot_all(prefix, atoms=None, electronic=None, schottky: dict | None = None, 
         if (side == 0).any():
             bins = layer_bins(g("positions_z"), side == 0, period=period, cell_length=g("cell_length"))
             erange = (bins["lo"], bins["hi"])
-        out.append(plot_potential_profile(g("z"), g("potential"), vm, g("fermi_level"), f"{prefix}_potential.png",
-                                          region=lineup.get("region"), vbm=lineup.get("vbm"), cbm=lineup.get("cbm"),
-                                          electrolyte_range=erange, title=title))
+        plot_potential_profile(g("z"), g("potential"), vm, g("fermi_level"), f"{prefix}_potential.png",
+                               region=lineup.get("region"), vbm=lineup.get("vbm"), cbm=lineup.get("cbm"),
+                               electrolyte_range=erange, title=title)
+        out.append(f"{prefix}_potential.png")
     return out

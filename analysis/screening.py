@@ -243,25 +243,35 @@ def format_screening(rows: Sequence[dict], fmt: str = "text") -> str:
                         _v(r["coating_e_above_hull_meV"], 1), f"{r['rxn_anode_meV']:.2f}", _products(r, "anode"),
                         f"{r['rxn_electrolyte_meV']:.2f}", _products(r, "electrolyte"), r["verdict"]])
         return buf.getvalue()
+    from sseflow.analysis.tables import flagged_name, flag_notes
+
+    coating = [{"e_above_hull_meV": r.get("coating_e_above_hull_meV")} for r in rows]
     if fmt == "md":
         lines = ["| " + " | ".join(HEADERS) + " |",
                  "|" + "|".join(["---:", "---", "---:", "---:", "---:", "---:", "---", "---:", "---", "---"]) + "|"]
-        lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
-        return "\n".join(lines) + "\n"
+        for r, c in zip(rows, coating):
+            cells = _cells(r)
+            cells[1] = flagged_name(cells[1], c, "md")
+            lines.append("| " + " | ".join(cells) + " |")
+        notes = flag_notes(coating, "md")
+        return "\n".join(lines) + "\n" + ("\n" + "<br>\n".join(notes) + "\n" if notes else "")
     if fmt == "latex":
         lines = [r"\begin{tabular}{rlrrrrlrll}", r"\toprule",
                  r"Rank & Coating & $V_\mathrm{red}$ (V) & $V_\mathrm{ox}$ (V) & $E_\mathrm{hull}$ (meV/atom) & "
                  r"$E_\mathrm{rxn}^\mathrm{anode}$ (meV/atom) & Products & "
                  r"$E_\mathrm{rxn}^\mathrm{SE}$ (meV/atom) & Products & Verdict \\", r"\midrule"]
-        for r in rows:
+        for r, flag_row in zip(rows, coating):
             c = _cells(r)
-            c[1] = latex_formula(c[1])
+            c[1] = flagged_name(latex_formula(c[1]), flag_row, "latex")
             c[6] = ", ".join(latex_formula(p) for p in c[6].split(", "))
             c[8] = ", ".join(latex_formula(p) for p in c[8].split(", "))
             c[3] = "--" if c[3] == "-" else c[3]
             c[4] = "--" if c[4] == "-" else c[4]
             lines.append(" & ".join(c) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
+        notes = flag_notes(coating, "latex")
+        if notes:
+            lines += [r"\par\smallskip", r"{\footnotesize " + r" \\ ".join(notes) + "}"]
         return "\n".join(lines) + "\n"
     if fmt == "text":
         head = ["#", "coating", "V_red", "V_ox", "E_hull", "E_anode", "products (anode)", "E_SE",

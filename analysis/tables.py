@@ -58,6 +58,16 @@ def flags(row: dict) -> list[str]:
     return out
 
 
+def flagged_name(name: str, row: dict, fmt: str) -> str:
+    """``name`` with the flag marks of ``row`` (see :func:`flags`) for a Markdown or LaTeX cell."""
+    return _marked(name, row, fmt)
+
+
+def flag_notes(rows: Sequence[dict], fmt: str) -> list[str]:
+    """The footnotes of the flags used in ``rows`` (Markdown or LaTeX)."""
+    return _footnotes(rows, fmt)
+
+
 def _marked(name: str, row: dict, fmt: str) -> str:
     m = ",".join(MARKS[f] for f in flags(row))
     if not m:

@@ -13,6 +13,14 @@ those from the MP set):
 
     .venv/bin/python benchmarks/backends.py --validate [--cache out/chgnet_library.json]
 
+Formation energies of a dozen library phases from several ML potentials, each against its own
+relaxed elemental references, next to the MP numbers (lowest row per reduced formula) in one run:
+
+    .venv/bin/python benchmarks/backends.py --models chgnet,sevennet[,sevennet:7net-l3i5] [--max-structures 12]
+
+(``sevennet`` is SevenNet-0 with the MP2020 corrections ``entries_from_results`` applies; relaxed
+results are cached per model in out/model_table/ and reused when the settings match.)
+
 CPU time (process_time) is the headline number: it is what the layer costs and it does not
 depend on what else runs on the machine; wall time is printed beside it. One torch thread.
 """
@@ -242,6 +250,164 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ model table (--models)
+
+# compounds in the order they are taken by --max-structures, then the elemental references
+TABLE_PHASES = ["Li2S", "Li3P", "Li3PS4", "Li2O", "LiCl", "LiF", "Li3N", "SiS2", "SiP2", "LiSi", "Li6PS5Cl",
+                "Li4P2S6"]
+ELEMENT_PHASES = {"Li": "Li", "P": "P", "S": "S", "Si": "Si", "O": "O2", "F": "F2", "N": "N2", "Cl": "Cl2"}
+OUTLIER = "Li2PS3"   # Li4P2S6: reported as an outlier for every model; MAE is also given without it
+
+
+def parse_model(spec: str) -> tuple[str, str, dict]:
+    """``chgnet`` / ``sevennet`` (SevenNet-0) / ``sevennet:7net-l3i5`` (or ``7net-l3i5``) ->
+    (label, backend name, overrides)."""
+    spec = spec.strip()
+    low = spec.lower()
+    if low.startswith("7net"):
+        low = "sevennet:" + low
+    name, _, variant = low.partition(":")
+    if name not in ("chgnet", "sevennet"):
+        raise SystemExit(f"--models: unknown model '{spec}' (chgnet, sevennet, sevennet:7net-l3i5)")
+    if name == "sevennet":
+        variant = variant or "7net-0"
+        return f"sevennet:{variant}", "sevennet", {"model": variant}
+    return (f"chgnet:{variant}" if variant else "chgnet"), "chgnet", ({"model": variant} if variant else {})
+
+
+def mp_lowest(formulas) -> dict[str, tuple[float, int]]:
+    """Lowest MP formation energy (eV/atom) of each reduced formula in ``formulas``, with the row count."""
+    import csv
+    import math
+
+    from sseflow.analysis.formula import reduced_formula_of
+
+    want = set(formulas)
+    out: dict[str, tuple[float, int]] = {}
+    with open(MP_CSV, newline="") as fh:
+        for rec in csv.DictReader(fh):
+            try:
+                red = reduced_formula_of(rec["formula"])
+            except Exception:
+                continue
+            if red in want:
+                e, n = out.get(red, (math.inf, 0))
+                out[red] = (min(e, float(rec["target"])), n + 1)
+    return out
+
+
+def relax_model(label: str, backend: str, overrides: dict, names: list[str], fmax: float, steps: int,
+                cache_dir: Path) -> tuple[list[dict], dict]:
+    """Relax library phases ``names`` (primitive cells) with one model; cached task documents with
+    ``cpu_s``/``wall_s`` per phase, reused when fmax and the step limit match."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from sseflow.workflows.calculators import get_calculator
+    from sseflow.workflows.structures.library import get_structure
+
+    cache = cache_dir / (label.replace(":", "_") + ".json")
+    docs = json.loads(cache.read_text()) if cache.is_file() else {}
+    settings = {"fmax": fmax, "steps": steps}
+    if docs.get("_settings") != settings:
+        docs = {"_settings": settings}
+    c0 = time.process_time()
+    calc = get_calculator(backend, **overrides)
+    calc.ase_calculator()   # load the weights now, so the load is not charged to the first phase
+    meta = {"load_cpu_s": time.process_time() - c0}
+    for name in names:
+        if name in docs:
+            continue
+        s = get_structure(name, primitive=True)
+        c0, w0 = time.process_time(), time.perf_counter()
+        r = calc.relax(s, fmax=fmax, steps=steps)
+        d = r.task_document()
+        d.update(cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0, natoms=len(s), phase=name)
+        docs[name] = d
+        print(f"  {label:20s} {name:10s} {len(s):3d} atoms {r.n_steps:4d} steps converged={r.converged} "
+              f"{d['cpu_s']:.1f} s CPU", file=sys.stderr, flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(docs))
+    return [docs[n] for n in names], {**meta, "calc": calc}
+
+
+def model_table(models: list[str], max_structures: int, fmax: float, steps: int, cache_dir: Path,
+                as_json: bool = False) -> int:
+    import math
+
+    import torch
+
+    from sseflow.analysis.formula import parse_formula
+    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.workflows.structures.library import get_structure
+
+    torch.set_num_threads(1)
+    if not MP_CSV.is_file():
+        print(f"shared MP data not found: {MP_CSV}", file=sys.stderr)
+        return 2
+    compounds = TABLE_PHASES[:max_structures]
+    formula = {n: get_structure(n).composition.reduced_formula for n in compounds}
+    elements = sorted({el for n in compounds for el in parse_formula(formula[n])})
+    names = [ELEMENT_PHASES[el] for el in elements] + compounds
+    mp = mp_lowest(formula.values())
+    specs = [parse_model(m) for m in models]
+    results: dict[str, dict] = {}
+    for label, backend, overrides in specs:
+        docs, meta = relax_model(label, backend, overrides, names, fmax, steps, cache_dir)
+        entries = entries_from_results(docs, meta["calc"])
+        ef: dict[str, float] = {}
+        for e in entries:
+            ef[e.reduced_formula] = min(ef.get(e.reduced_formula, math.inf), e.energy_per_atom)
+        by_name = dict(zip(names, docs))
+        results[label] = {
+            "ef": {n: ef[formula[n]] for n in compounds},
+            "cpu_s": {n: by_name[n]["cpu_s"] for n in names},
+            "wall_s": {n: by_name[n]["wall_s"] for n in names},
+            "steps": {n: by_name[n]["n_steps"] for n in names},
+            "converged": {n: bool(by_name[n]["converged"]) for n in names},
+            "load_cpu_s": meta["load_cpu_s"],
+        }
+    summary = {}
+    for label, r in results.items():
+        diffs = {n: r["ef"][n] - mp[formula[n]][0] for n in compounds if formula[n] in mp}
+        mae = sum(abs(d) for d in diffs.values()) / len(diffs)
+        rest = [abs(d) for n, d in diffs.items() if formula[n] != OUTLIER]
+        summary[label] = {"mae": mae, "mae_without_Li2PS3": sum(rest) / len(rest) if rest else math.nan,
+                          "n": len(diffs), "max_abs": max(abs(d) for d in diffs.values()),
+                          "cpu_s_per_structure": sum(r["cpu_s"].values()) / len(names),
+                          "wall_s_per_structure": sum(r["wall_s"].values()) / len(names),
+                          "not_converged": [n for n, c in r["converged"].items() if not c]}
+    if as_json:
+        print(json.dumps({"mp": {n: mp.get(formula[n]) for n in compounds}, "models": results,
+                          "summary": summary}, indent=1))
+        return 0
+    print(f"Formation energies (eV/atom) of {len(compounds)} library phases (primitive cells, FIRE + "
+          f"FrechetCellFilter, fmax {fmax}, <= {steps} steps, 1 torch thread), each model against its own "
+          f"relaxed {', '.join(ELEMENT_PHASES[e] for e in elements)}; MP = lowest row of the reduced formula in "
+          f"{MP_CSV.name} (rows of that formula in brackets)\n")
+    head = f"{'phase':10s} {'formula':9s} {'atoms':>5s} {'MP':>12s}"
+    for label in results:
+        head += f" {label:>16s} {'diff':>7s}"
+    print(head)
+    for n in compounds:
+        s = get_structure(n, primitive=True)
+        m = mp.get(formula[n])
+        line = f"{n:10s} {formula[n]:9s} {len(s):5d} " + (f"{m[0]:8.3f} ({m[1]})" if m else f"{'-':>12s}")
+        for label, r in results.items():
+            e = r["ef"][n]
+            line += f" {e:16.3f} " + (f"{e - m[0]:+7.3f}" if m else f"{'-':>7s}")
+        print(line)
+    print()
+    for label, s in summary.items():
+        r = results[label]
+        print(f"{label:18s} MAE {s['mae']:.3f} eV/atom over {s['n']} ({s['mae_without_Li2PS3']:.3f} without "
+              f"Li4P2S6), max |diff| {s['max_abs']:.3f}; {s['cpu_s_per_structure']:.1f} s CPU "
+              f"({s['wall_s_per_structure']:.1f} s wall) per structure over {len(names)} relaxations "
+              f"({sum(r['steps'].values())} steps), model load {r['load_cpu_s']:.1f} s CPU"
+              + (f"; not converged: {', '.join(s['not_converged'])}" if s["not_converged"] else ""))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chemsys", default="Li-P-S")
@@ -253,7 +419,13 @@ def main(argv=None) -> int:
     ap.add_argument("--validate", action="store_true", help="formation energies and windows vs the MP data")
     ap.add_argument("--cache", default=str(ROOT / "out" / "chgnet_library.json"),
                     help="relaxed library results (reused by --validate)")
+    ap.add_argument("--models", help="formation-energy table of these models vs MP: chgnet,sevennet[,sevennet:7net-l3i5]")
+    ap.add_argument("--max-structures", type=int, default=len(TABLE_PHASES),
+                    help=f"with --models: the first N of {', '.join(TABLE_PHASES)}")
     args = ap.parse_args(argv)
+    if args.models:
+        return model_table([m for m in args.models.split(",") if m.strip()], args.max_structures, args.fmax,
+                           args.steps, ROOT / "out" / "model_table", args.json)
     if args.validate:
         import torch
 

@@ -41,7 +41,7 @@ _EXPORTS = {
     "get_structure": "sseflow.workflows.structures.library",
     "Study": "sseflow.workflows.study",
     "load_study": "sseflow.workflows.study",
-    "build_workflow": "sseflow.workflows.builders",
+    "build_workflow": "sseflow.workflows.workflow_build",
     "open_store": "sseflow.workflows.store",
     "get_launchpad": "sseflow.workflows.store",
 }

@@ -1,5 +1,4 @@
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -9,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SSEFLOW_SHARED", ROOT.parent / "shared"))
-MP_CSV = SHARED / "data" / "mp_formation_energies.csv"
-LIT_CSV = SHARED / "data" / "literature_windows.csv"
+from helpers import MP_CSV, REF_CSV
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -20,6 +16,22 @@ def _isolated_cache(tmp_path_factory):
     """Keep parsed-reference caches and sseflow's home out of the user's folders."""
     os.environ.setdefault("SSEFLOW_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     yield
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh ``SSEFLOW_HOME`` (embedded store) with ``tmp_path`` as the working folder, holding
+    the tiny study's ``ref.csv`` (see ``helpers.write_study``)."""
+    from sseflow.workflows.store import client as store_client
+
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    h = tmp_path / "home"
+    monkeypatch.setenv("SSEFLOW_HOME", str(h))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.csv").write_text(REF_CSV)
+    yield h
+    store_client.close_all()
 
 
 @pytest.fixture(scope="session")
@@ -97,35 +109,3 @@ def mongodb_uri(tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
-
-
-def uri_with_db(uri: str, db: str) -> str:
-    """``uri`` with its database path replaced by ``db`` (the query string kept)."""
-    m = re.match(r"^(mongodb(?:\+srv)?://[^/?]*)(/[^?]*)?(\?.*)?$", uri)
-    assert m, f"not a MongoDB URI: {uri}"
-    return f"{m.group(1)}/{db}{m.group(3) or ''}"
-
-
-def drop_database(spec: str) -> None:
-    """Drop the database a MongoDB store spec names (no-op for the embedded store)."""
-    if not spec.startswith("mongodb"):
-        return
-    import pymongo
-
-    from sseflow.workflows.store.config import load_config
-
-    cfg = load_config(spec)
-    client = pymongo.MongoClient(cfg.uri, serverSelectionTimeoutMS=4000)
-    try:
-        client.drop_database(cfg.database)
-    finally:
-        client.close()
-
-
-def run_cli(*args, env=None, timeout=120):
-    """Run the installed ``sseflow`` entry point in a fresh process."""
-    e = dict(os.environ)
-    if env:
-        e.update(env)
-    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *map(str, args)],
-                          capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)

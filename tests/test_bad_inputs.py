@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 TABLE = "formula,e_form\nLi2S,-1.50\nLi3P,-0.60\nP2S5,-0.40\nLi3PS4,-1.25\nLiS4,-0.50\n"
 

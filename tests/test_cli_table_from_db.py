@@ -1,5 +1,5 @@
 """Store windows, then regenerate the same table from the store in a new process."""
-from conftest import run_cli
+from helpers import run_cli
 
 FIVE = ["Li3PS4", "Li6PS5Cl", "Li7La3Zr2O12", "Li2PO2N", "Li1.3Al0.3Ti1.7(PO4)3"]
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 KEYS = {"formula", "reduction_V", "oxidation_V", "reduction_reaction", "oxidation_reaction",
         "reduction_products", "oxidation_products", "e_above_hull_meV", "in_reference",

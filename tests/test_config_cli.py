@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, drop_database, run_cli, uri_with_db
+from helpers import ROOT, drop_database, run_cli, uri_with_db
 
 BIN = Path(sys.executable).parent
 SSEFLOW_VARS = ("SSEFLOW_DB", "SSEFLOW_CONFIG", "SSEFLOW_HOME", "SSEFLOW_REFERENCE", "MONGOMOCK_SERVERSTORE_FILE",

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from helpers import SSEFLOW
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
 from sseflow.workflows.structures import coverage as cov_mod
@@ -77,7 +77,7 @@ def _sseflow(*args, home):
     env = {k: v for k, v in os.environ.items()
            if k not in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE", "SSEFLOW_REFERENCE")}
     env["SSEFLOW_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *args], capture_output=True,
+    return subprocess.run([SSEFLOW, *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=600)
 
 

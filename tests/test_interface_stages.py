@@ -108,7 +108,7 @@ def test_stored_relaxed_interface_keeps_both_cells(tmp_path, monkeypatch):
     from sseflow.workflows.interfaces.relax import relax_interface
     from sseflow.workflows.interfaces.stages import from_document, store_interface
     from sseflow.workflows.store import client as store_client
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
         monkeypatch.delenv(var, raising=False)

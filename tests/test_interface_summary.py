@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import SSEFLOW
 from sseflow.workflows.cli.main import main
 
 pytest.importorskip("pymatgen.analysis.interfaces.zsl")
@@ -91,7 +92,7 @@ def test_gap_range_parsing():
 
 @pytest.mark.parametrize("value", ["3,2", "x"])
 def test_bad_gap_range_is_one_line_and_exit_2(tmp_path, value):
-    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *ARGS, "--gap-range", value],
+    r = subprocess.run([SSEFLOW, *ARGS, "--gap-range", value],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "--gap-range" in r.stderr
@@ -144,7 +145,7 @@ def test_progress_on_a_terminal_and_quiet_when_piped(monkeypatch):
 
 
 def test_cli_piped_stderr_has_no_progress(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *ARGS, "--json"],
+    r = subprocess.run([SSEFLOW, *ARGS, "--json"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     json.loads(r.stdout)

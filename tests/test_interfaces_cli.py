@@ -47,7 +47,7 @@ def test_interface_cli_json_files_plot_and_store(tmp_path, capsys, store_spec):
     for f in ("interface_built.extxyz", "interface_built.cif", "summary.json"):
         assert (out / f).is_file()
     assert (tmp_path / "fig_structure.png").stat().st_size > 1000
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(store_spec) as st:
         docs = st.query("interfaces")
@@ -80,7 +80,7 @@ def test_build_subcommand_stores_a_tagged_interface_that_schottky_can_find(tmp_p
     assert key.startswith("interface:") and key in cap.err
     assert json.loads((out / "summary.json").read_text())["interface_key"] == key
     from sseflow.workflows.interfaces.stages import from_directory, from_document
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(store_spec) as st:
         src = from_document(st, key[:16])

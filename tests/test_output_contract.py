@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 def strict_json(out: str):

@@ -233,7 +233,7 @@ def test_a_study_takes_a_structure_and_its_workflow_carries_it(li3ps4_cell):
     from fireworks import Workflow
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from sseflow.workflows.builders import build_workflow
+    from sseflow.workflows.workflow_build import build_workflow
 
     st = sseflow.Study(name="py", electrolytes=[li3ps4_cell], anodes=["Li", Composition("Li15Si4")],
                        compute={"windows": True, "reactions": True, "interfaces": True})
@@ -266,7 +266,7 @@ def test_a_study_takes_atoms_compositions_and_entries():
 
 
 def test_a_given_structure_takes_the_place_of_the_library_phase_of_its_name():
-    from sseflow.workflows.builders import plan_study
+    from sseflow.workflows.workflow_build import plan_study
 
     mine = sseflow.get_structure("Li2S", primitive=True).copy()
     mine.scale_lattice(mine.volume * 1.1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from helpers import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 MP_CSV = SHARED / "data" / "mp_formation_energies.csv"

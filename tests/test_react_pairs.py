@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from conftest import ROOT, run_cli
+from helpers import ROOT, SSEFLOW, run_cli
 
 PAIR_COLUMNS = ["reactant_a", "reactant_b", "potential_V", "x_min", "E_min_meV_per_atom", "reaction", "products"]
 
@@ -250,7 +250,7 @@ def test_progress_on_a_terminal(mp_csv):
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
     env.update(TERM="xterm", COLUMNS="120")
-    proc = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "react", *ELECTROLYTES, "--with",
+    proc = subprocess.Popen([SSEFLOW, "react", *ELECTROLYTES, "--with",
                              "Li,Si,LiSi,Li15Si4", "--reference", str(mp_csv), "--json"],
                             stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT)
     os.close(slave)

@@ -10,7 +10,7 @@ from sseflow.analysis.reactions import ReactionCalculator, reaction_energy
 from sseflow.analysis.reference import ReferenceSet
 from sseflow.analysis.window import WindowCalculator
 
-from conftest import run_cli
+from helpers import run_cli
 
 # Li-Sn: hull points (Li fraction, eV/atom) (0, 0), (1/2, -0.2), (2/3, -0.15), (1, 0); LiSn2 above the hull
 LI_SN = [("Li", 0.0), ("Sn", 0.0), ("LiSn", -0.2), ("Li2Sn", -0.15), ("LiSn2", -0.1)]

@@ -6,7 +6,7 @@ import pytest
 from sseflow.analysis.formula import parse_formula
 from sseflow.analysis.reactions import ReactionCalculator, pymatgen_reaction
 
-from conftest import run_cli
+from helpers import run_cli
 
 pytest.importorskip("pymatgen")
 

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 TABLE_A = "formula,e_form\nLi2S,-1.50\nLi3P,-0.60\nP2S5,-0.40\nLi3PS4,-1.25\nLiS4,-0.50\n"
 TABLE_B = "formula,e_form\nLi2S,-1.10\nLi3P,-0.30\nP2S5,-0.55\nLi3PS4,-0.95\nLi7P3S11,-0.98\n"

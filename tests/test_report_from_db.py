@@ -1,17 +1,17 @@
 """``sseflow report --from-db``: a study's report rebuilt from stored documents, byte for byte.
 
-The tiny EMT study of ``test_workflow`` (Al relaxed; Li-Al-O energies from a small table) runs on
+The tiny EMT study of ``helpers.write_study`` (Al relaxed; Li-Al-O energies from a small table) runs on
 the embedded store; its report is then regenerated into another folder from the database alone.
 """
 from __future__ import annotations
 
 import json
 
+from helpers import sseflow, write_study
 from sseflow.analysis.tables import format_reactions, format_table, reaction_rows, window_rows
-from tests.test_workflow import home, sseflow, write_study  # noqa: F401  (fixture)
 
 
-def test_report_from_db_is_byte_identical(home, tmp_path, capsys):  # noqa: F811
+def test_report_from_db_is_byte_identical(home, tmp_path, capsys):
     study = write_study(tmp_path)
     rc, out, err = sseflow(capsys, "study", study)
     assert rc == 0, err
@@ -40,7 +40,7 @@ def test_report_from_db_is_byte_identical(home, tmp_path, capsys):  # noqa: F811
     assert rep["anodes"] == [{"anode": "Li", "potential_V": 0.0}]
 
 
-def test_report_from_db_without_a_report_is_one_line_exit_2(home, capsys):  # noqa: F811
+def test_report_from_db_without_a_report_is_one_line_exit_2(home, capsys):
     rc, out, err = sseflow(capsys, "report", "--from-db", "--study", "nothing")
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and "no completed report of study 'nothing'" in err
@@ -73,3 +73,22 @@ def test_reaction_table_excludes_self_decomposition():
     assert row["E_self_electrolyte_meV_per_atom"] == -83.1
     tex = format_reactions([row], "latex")
     assert "& 0.0 &" in tex and "$-$83.1" in tex and "-83.1" not in tex.replace("$-$83.1", "")
+
+
+def test_report_with_screening_from_db_is_byte_identical(home, tmp_path, capsys):
+    """The screening section (tables and figure) is rebuilt from stored documents too."""
+    study = write_study(tmp_path)
+    text = study.read_text().replace("compute: {windows: true, reactions: true}",
+                                     "interlayers: [Al2O3, Li2O]\ncompute: {windows: true, reactions: true, "
+                                     "screening: true}")
+    study.write_text(text)
+    rc, out, err = sseflow(capsys, "study", study)
+    assert rc == 0, err
+    ref_dir, other = tmp_path / "out", tmp_path / "other"
+    screening = sorted(p.name for p in ref_dir.iterdir() if "screening" in p.name)
+    assert any(n.endswith(".md") for n in screening) and any(n.endswith(".png") for n in screening), screening
+    rc, out, err = sseflow(capsys, "report", "--from-db", "--study", "tiny", "-o", other)
+    assert rc == 0, err
+    assert sorted(p.name for p in other.iterdir()) == sorted(p.name for p in ref_dir.iterdir())
+    for p in ref_dir.iterdir():
+        assert (other / p.name).read_bytes() == p.read_bytes(), p.name

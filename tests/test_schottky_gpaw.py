@@ -167,7 +167,7 @@ def test_cli_schottky_on_a_build_folder_then_reanalysed(tmp_path, monkeypatch, c
         L2 = out2["schottky"]["layer_dos"]
         assert L2["gap"] >= L["gap"] - 1e-9
         assert out2["schottky"]["potential_lineup"]["barrier_p"] == pytest.approx(P["barrier_p"], abs=1e-9)
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         with open_store(cfg) as st:
             docs = st.find("schottky", {"electrolyte": "LiF"})

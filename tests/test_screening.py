@@ -9,7 +9,7 @@ from sseflow.analysis.errors import InputError
 from sseflow.analysis.reference import ReferenceSet
 from sseflow.analysis.screening import DEFAULT_CANDIDATES, format_screening, screen
 
-from conftest import run_cli
+from helpers import run_cli
 
 # eV/atom. LiF | Li, Li3N | Li, Li2S | Li: no reaction. MgF2 + 2 Li -> 2 LiF + Mg: -0.5 eV over 5 atoms
 # (-100 meV/atom at x = 0.4); MgF2 is reduced below 0.25 V. Li2S + Li3N -> Li5SN: -0.5 eV over 7 atoms

@@ -6,7 +6,7 @@ import pytest
 from sseflow.analysis.reactions import ReactionCalculator
 from sseflow.analysis.screening import screen
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 @pytest.fixture(scope="module")

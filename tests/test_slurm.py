@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from bson import json_util
 
+from helpers import SSEFLOW
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 NEEDED = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "scontrol", "flock")
@@ -146,7 +148,7 @@ def _setup(tmp_path: Path) -> dict:
 
 
 def _sseflow(env, *args, cwd):
-    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *map(str, args)], env=env, cwd=cwd,
+    return subprocess.run([SSEFLOW, *map(str, args)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 

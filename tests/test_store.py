@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from sseflow.analysis.errors import InputError
-from conftest import drop_database, uri_with_db
+from helpers import drop_database, uri_with_db
 from sseflow.workflows.store import client as store_client
 from sseflow.workflows.store.documents import (
     EntryDocument,
@@ -22,7 +22,7 @@ from sseflow.workflows.store.documents import (
     WindowDocument,
     content_hash,
 )
-from sseflow.workflows.store.hooks import load_rows, load_window_rows, open_store, store_results
+from sseflow.workflows.store.api import load_rows, load_window_rows, open_store, store_results
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):

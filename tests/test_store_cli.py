@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from conftest import drop_database, uri_with_db
+from helpers import drop_database, uri_with_db
 from sseflow.workflows.cli.main import main
 from sseflow.workflows.store import client as store_client
-from sseflow.workflows.store.hooks import store_results
+from sseflow.workflows.store.api import store_results
 
 ROWS = [
     {"formula": "Li3PS4", "chemsys": "Li-P-S", "reduction_V": 1.713, "oxidation_V": 2.314,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SSEFLOW
 from sseflow.workflows.store import client as store_client
 from sseflow.workflows.store.config import StoreLockedError
 
@@ -73,7 +74,7 @@ def test_second_process_fails_at_once_with_the_lock_holder(env):
     spec = f"embedded:{env / 'store.json'}"
     store_client.connect(spec)
     t0 = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "status", "--config", spec],
+    r = subprocess.run([SSEFLOW, "db", "status", "--config", spec],
                        cwd=env, env=child_env(env), capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - t0
     assert r.returncode == 2, r.stderr
@@ -84,7 +85,7 @@ def test_second_process_fails_at_once_with_the_lock_holder(env):
     # in-process, a second handle on the same file is the same client, never a second lock
     assert store_client.connect(spec) is store_client.connect(f"embedded:{env}/./store.json")
     store_client.close_all()  # released: the next process gets it
-    r = subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "status", "--config", spec],
+    r = subprocess.run([SSEFLOW, "db", "status", "--config", spec],
                        cwd=env, env=child_env(env), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert "embedded" in r.stdout

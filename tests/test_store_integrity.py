@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SSEFLOW
 from sseflow.workflows.store import client as store_client
 from sseflow.workflows.store.config import StoreError, StoreLockedError
-from sseflow.workflows.store.hooks import store_results
+from sseflow.workflows.store.api import store_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +60,7 @@ def child_env(tmp_path, **extra: str) -> dict:
 
 def cli(tmp_path, *args: str, prefix: tuple[str, ...] = (), stdin: str | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "sseflow.workflows.cli.main", *args], cwd=tmp_path,
+    return subprocess.run([*prefix, SSEFLOW, *args], cwd=tmp_path,
                           env=child_env(tmp_path), capture_output=True, text=True, input=stdin, timeout=timeout)
 
 
@@ -194,7 +195,7 @@ def test_a_second_writer_let_in_by_a_deleted_lock_file_is_not_overwritten(env):
     spec = f"embedded:{path}"
     store_results("window", ROWS[:1], INPUTS, config=spec)
     store_client.close_all()
-    first = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "db", "import", "-", "--config", spec],
+    first = subprocess.Popen([SSEFLOW, "db", "import", "-", "--config", spec],
                              cwd=env, env=child_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pyxtal", reason="the structure search needs pyxtal (pip install pyxtal)")
 
-from conftest import run_cli  # noqa: E402
+from helpers import run_cli  # noqa: E402
 from sseflow.analysis.errors import InputError  # noqa: E402
 from sseflow.workflows.structures import search as ss  # noqa: E402
 

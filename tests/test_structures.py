@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import SSEFLOW
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
 from sseflow.workflows.structures import library
@@ -138,7 +138,7 @@ def _sseflow(*args, env_home=None):
            if k not in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE")}
     if env_home:
         env["SSEFLOW_HOME"] = str(env_home)
-    return subprocess.run([sys.executable, "-m", "sseflow.workflows.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([SSEFLOW, *args], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=600)
 
 

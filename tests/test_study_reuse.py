@@ -1,7 +1,7 @@
 """`sseflow study` run again: reuse of completed work, replacement of a superseded workflow, and
 `sseflow status --all / --watch`.
 
-The tiny EMT study of tests/test_workflow.py (Al relaxed by the workflow, Li-Al-O energies from a
+The tiny EMT study of tests/helpers.py (Al relaxed by the workflow, Li-Al-O energies from a
 small table) on the embedded store in a temporary ``SSEFLOW_HOME``.
 """
 from __future__ import annotations
@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from test_workflow import _al_cif, home, sseflow, stored, write_study  # noqa: F401 - fixture
-
+from helpers import SSEFLOW, al_cif, sseflow, stored, write_study
 
 
 def _report_files(out_dir: Path) -> dict[str, str]:
@@ -104,7 +103,7 @@ def test_changed_study_runs_only_the_new_parts(home, tmp_path, capsys):
 
 
 def test_replace_archives_the_fizzled_workflow(home, tmp_path, capsys):
-    struct = _al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
+    struct = al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
     study = write_study(tmp_path, preset="{fmax: 0.0001, max_steps: 1}", struct=struct)
     rc, _, err = sseflow(capsys, "study", study, "--quiet")
     assert rc == 1 and "FIZZLED" in err, err
@@ -173,7 +172,7 @@ def test_status_watch(home, tmp_path, capsys):
 
 def _cli(*args, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", *args], env=env, **kw)
+    return subprocess.Popen([SSEFLOW, *args], env=env, **kw)
 
 
 def test_status_watch_on_a_terminal_while_the_store_is_held(home, tmp_path, capsys):

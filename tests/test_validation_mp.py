@@ -10,7 +10,7 @@ from sseflow.analysis.crosscheck import pymatgen_window
 from sseflow.analysis.formula import parse_formula
 from sseflow.analysis.window import WindowCalculator
 
-from conftest import LIT_CSV
+from helpers import LIT_CSV
 
 OXIDES = {"LLZO", "LiPON", "LATP", "Li2O"}
 

@@ -11,89 +11,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from bson import json_util
 
-from sseflow.workflows.cli.main import main
+from helpers import SSEFLOW, al_cif, sseflow, stored, write_study
 from sseflow.workflows.store import client as store_client
-
-ROOT = Path(__file__).resolve().parents[1]
-
-REF_CSV = """formula,e_form
-Li2O,-2.07
-Al2O3,-3.43
-LiAlO2,-2.90
-Li5AlO4,-2.43
-LiAl5O8,-3.26
-LiAl,-0.17
-Li3Al2,-0.14
-Li9Al4,-0.11
-"""
-
-STUDY = """name: tiny
-description: workflow test with EMT
-electrolytes: [LiAlO2]
-anodes: [Li]
-phases:
-  auto: false
-  include: [{STRUCT}]
-calculators:
-  relax: {{name: emt, preset: {PRESET}}}
-reference: {{source: both, file: ref.csv, correction_scheme: none}}
-compute: {{windows: true, reactions: true}}
-output: out
-"""
-
-
-def _al_cif(path: Path, repeat: int = 1, rattle: float = 0.0) -> str:
-    from ase.build import bulk
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    a = bulk("Al", "fcc", a=4.1, cubic=repeat > 1)
-    if repeat > 1:
-        a = a.repeat((repeat, repeat, repeat))
-    if rattle:
-        a.rattle(rattle, seed=3)
-    AseAtomsAdaptor.get_structure(a).to(filename=str(path))
-    return path.name
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    h = tmp_path / "home"
-    monkeypatch.setenv("SSEFLOW_HOME", str(h))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "ref.csv").write_text(REF_CSV)
-    yield h
-    store_client.close_all()
-
-
-def write_study(tmp_path: Path, preset: str = "{fmax: 0.05, max_steps: 100}", struct: str | None = None) -> Path:
-    struct = struct or _al_cif(tmp_path / "al.cif")
-    p = tmp_path / "tiny.yaml"
-    p.write_text(STUDY.format(STRUCT=struct, PRESET=preset))
-    return p
-
-
-def sseflow(capsys, *args) -> tuple[int, str, str]:
-    """One ``sseflow`` command, ended like a process: store flushed and released."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in args])
-    store_client.close_all()
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
-
-
-def stored(home: Path) -> dict:
-    """The embedded store file, as written (collection -> documents)."""
-    data = json_util.loads((home / "store.json").read_text())
-    return {name: [d for _, d in coll["documents"]] for name, coll in data["sseflow"].items()}
 
 
 def fw_states(capsys, wf) -> dict[str, str]:
@@ -221,12 +145,12 @@ def _frames(traj: Path) -> int:
 def test_killed_worker_is_lost_and_resumes_from_last_geometry(home, tmp_path, capsys):
     """A worker killed mid-relaxation: ``rerun --lost`` finds it, the rerun continues in the same
     folder from the last frame of its trajectory, and the task is stored once."""
-    struct = _al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
+    struct = al_cif(tmp_path / "al_big.cif", repeat=2, rattle=0.08)
     study = write_study(tmp_path, preset="{fmax: 0.0001, max_steps: 1000}", struct=struct)
     rc, out, err = sseflow(capsys, "submit", study)
     wf = out.strip()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sseflow.workflows.cli.main", "run", "--quiet"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([SSEFLOW, "run", "--quiet"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     launches = home / "launches"
     deadline = time.monotonic() + 120

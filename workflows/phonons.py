@@ -684,7 +684,7 @@ def phonons_for(structure, calculator="chgnet", settings: PhononSettings | dict 
     settings = settings or PhononSettings()
     use_db = store or config is not None
     if use_db and reuse:
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         with open_store(config) as st:
             hit = find_stored(structure, calculator, settings, st)
@@ -700,7 +700,7 @@ def phonons_for(structure, calculator="chgnet", settings: PhononSettings | dict 
 
 def store_phonons(results: Sequence[PhononResult], config=None) -> int:
     """Store results as PhononDocuments (upsert by natural key); returns the number written."""
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     docs = [r.to_document() for r in results]
     with open_store(config) as st:

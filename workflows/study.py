@@ -2,7 +2,7 @@
 
 A study names the electrolytes, the anodes (Li, Si, Li-Si alloys) and candidate interlayers,
 the calculator (and preset) of each stage, where the reference energies come from, what to
-compute and how the Fireworks are queued. ``sseflow.workflows.builders.build_workflow`` turns it into
+compute and how the Fireworks are queued. ``sseflow.workflows.workflow_build.build_workflow`` turns it into
 a FireWorks ``Workflow``. See ``docs/workflows.md`` for the reference of every key.
 
 Loading is safe (``yaml.SafeLoader``), bounded (at most 1 MB, 1000 aliases and 100,000 values

@@ -58,7 +58,7 @@ def load_phonon_docs(chemsys: str | Iterable[str], config: Any = None, calculato
     if store is not None:
         docs = query(store)
     else:
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         with open_store(config) as st:
             docs = query(st)

@@ -95,7 +95,7 @@ def _ensure_store_file(cfg) -> bool:
     if cfg.path is not None and Path(os.path.realpath(os.path.expanduser(str(cfg.path)))).exists():
         return False
     from sseflow.workflows.store.client import get_launchpad
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(cfg) as store:
         get_launchpad(store.config)

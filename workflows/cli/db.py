@@ -36,7 +36,7 @@ def init_cmd(config, no_launchpad):
     Safe on an existing store: nothing is deleted.
     """
     from sseflow.workflows.store.client import get_launchpad
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(config) as store:
         if not no_launchpad:
@@ -53,7 +53,7 @@ def init_cmd(config, no_launchpad):
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_cmd(config, as_json):
     """Where the store is and how many documents each collection holds (read-only)."""
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(config, mode="read") as store:
         st = store.status()
@@ -85,7 +85,7 @@ def export_cmd(path, config, collections):
 
     Read-only: works on a store in a read-only folder or file system.
     """
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store(config, mode="read") as store:
         n = store.export_jsonl(path, collections or None)
@@ -103,7 +103,7 @@ def import_cmd(path, config):
     The whole file is checked before anything is written; the embedded store is saved once.
     """
     from sseflow.analysis.errors import InputError
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     if path != "-":
         import os

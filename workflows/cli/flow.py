@@ -96,7 +96,7 @@ def _print_run(lp, res: dict, scope: list[int] | None) -> None:
 
 def submit_study(study_file: str, config: str | None = None, output: str | None = None, dry_run: bool = False):
     """(workflow id or None, Plan, Workflow): validate, build with dedupe against the store, add."""
-    from sseflow.workflows.builders import build_workflow
+    from sseflow.workflows.workflow_build import build_workflow
     from sseflow.workflows.study import load_study
 
     study = load_study(study_file)
@@ -338,7 +338,7 @@ def rerun(fizzled, lost, wf, expiration, config):
 
 def _same_inputs(study, inputs: str | None) -> dict | None:
     """The LaunchPad query of the workflows built from this very study file with unchanged inputs
-    (:func:`sseflow.workflows.builders.inputs_hash`); None for a study not read from a file."""
+    (:func:`sseflow.workflows.workflow_build.inputs_hash`); None for a study not read from a file."""
     if study.source is None or inputs is None:
         return None
     return {"metadata.study_file": str(study.source), "metadata.study": study.name, "metadata.inputs_hash": inputs}
@@ -346,7 +346,7 @@ def _same_inputs(study, inputs: str | None) -> dict | None:
 
 def _find_unfinished(lp, study, inputs: str | None = None) -> int | None:
     if inputs is None:
-        from sseflow.workflows.builders import inputs_hash
+        from sseflow.workflows.workflow_build import inputs_hash
 
         inputs = inputs_hash(study)
     q = _same_inputs(study, inputs)
@@ -445,7 +445,7 @@ def study(study_file, max_fw, new, replace, output, fworker, launch_dir, quiet, 
     """
     thread_defaults()
     from sseflow.analysis.errors import InputError
-    from sseflow.workflows.builders import build_workflow, completed_results, inputs_hash
+    from sseflow.workflows.workflow_build import build_workflow, completed_results, inputs_hash
     from sseflow.workflows.study import load_study
     from sseflow.workflows.store.client import connect
 

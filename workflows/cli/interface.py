@@ -335,7 +335,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
                           title=f"{cand.electrolyte_termination.label} | {cand.electrode_termination.label}")
     if store:
         from sseflow.workflows.interfaces.stages import schottky_documents
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         with open_store(config) as st:
             key = store_interface(st, summary, built, relaxation)
@@ -417,7 +417,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     elif Path(target).exists():
         raise InputError(f"{target}: not a folder (give an 'interface build -o' folder or a stored interface key)")
     else:
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         with open_store(config) as st:
             src = from_document(st, target, cell)
@@ -481,7 +481,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
            "parameters": run.parameters, "files": files}
     if store:
         from sseflow.workflows.interfaces.stages import schottky_documents
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
 
         docs = schottky_documents(run.report, electrolyte=src.electrolyte, electrode=src.electrode,
                                   calculator=str(run.parameters.get("backend")),

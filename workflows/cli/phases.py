@@ -97,7 +97,7 @@ def phases(chemsys, use_store, as_json, coverage, reference, tolerance, exclude)
 def _stored_tasks(els: list[str]) -> tuple[list[dict], str | None]:
     """Tasks whose chemical system is a subsystem of ``els``; (rows, note when the store is unavailable)."""
     try:
-        from sseflow.workflows.store.hooks import open_store
+        from sseflow.workflows.store.api import open_store
     except ImportError:
         return [], "results store not available"
     systems = ["-".join(c) for r in range(1, len(els) + 1) for c in itertools.combinations(els, r)]

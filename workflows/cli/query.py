@@ -76,7 +76,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 def _run(kind: str, title: str, columns: list[str], row_of: Callable[[dict], list[str]], config: str | None,
          formulas: tuple[str, ...], limit: int, as_json: bool, **criteria: Any) -> None:
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     criteria = {k: v for k, v in criteria.items() if v}
     # read-only: the last saved state, also while a run holds the embedded store (a note says so)

@@ -29,7 +29,7 @@ _CLOSED_WORDS = {"-", "none", "chemical", "closed"}
 
 def _store(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None, options: dict) -> None:
     """Like :func:`sseflow.workflows.cli.window.store_rows`, with the options that change the result."""
-    from sseflow.workflows.store.hooks import store_results
+    from sseflow.workflows.store.api import store_results
 
     n = store_results(kind, rows, {"reference": reference, "reference_hash": rs.content_hash,
                                    "exclude": list(excl), "options": options}, config=config)

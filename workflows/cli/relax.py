@@ -90,7 +90,7 @@ def _find_stored(structure, backend, fmax, steps, fixed_cell, static_only):
     """The summary of a stored task computing the same thing (the study's dedupe), or None."""
     from sseflow.workflows.stages.calculations import find_task
     from sseflow.workflows.store.documents import TaskDocument
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     task_type = "static" if static_only else "relax"
     params = _run_parameters(backend, fmax, steps, fixed_cell, static_only)
@@ -103,7 +103,7 @@ def _find_stored(structure, backend, fmax, steps, fixed_cell, static_only):
 
 
 def _store(task) -> str:
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
 
     with open_store() as st:
         return st.put(task)

@@ -16,7 +16,7 @@ from sseflow.workflows.cli.common import config_option
 def report(from_db, study, output, config):
     """Regenerate a study's tables (md, csv, tex), figures (PNG) and report.json from stored documents."""
     from sseflow.workflows.report import stored_manifest, write_report
-    from sseflow.workflows.store.hooks import open_store
+    from sseflow.workflows.store.api import open_store
     from sseflow.workflows.store.launchpad import get_launchpad
 
     lp = get_launchpad(config, mode="snapshot")

@@ -51,7 +51,7 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     rs, excl = load(reference, energy_column, exclude)
     result = run_screen(electrolyte, anode, rs, cands, excl)
     if store:
-        from sseflow.workflows.store.hooks import store_results
+        from sseflow.workflows.store.api import store_results
 
         n = store_results("screening", result.rows, {"reference": reference, "reference_hash": rs.content_hash,
                                                       "exclude": list(excl)}, config=config)

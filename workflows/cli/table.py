@@ -35,7 +35,7 @@ def table(formulas, reference, energy_column, exclude, from_db, db_formulas, fmt
     if plot:
         check_figure_path(plot)
     if from_db:
-        from sseflow.workflows.store.hooks import load_window_rows
+        from sseflow.workflows.store.api import load_window_rows
 
         wanted = list(formulas) + split_list(db_formulas)
         payloads = load_window_rows(wanted or None, config=config)

@@ -44,7 +44,7 @@ def compute_windows(formulas, reference, energy_column, exclude, profile=True, t
 
 def store_rows(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None,
                temperature: float | None = None, options: dict | None = None) -> None:
-    from sseflow.workflows.store.hooks import store_results
+    from sseflow.workflows.store.api import store_results
 
     inputs = {"reference": reference, "reference_hash": rs.content_hash, "exclude": list(excl)}
     if temperature is not None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sseflow.analysis.errors import SseflowError
+from sseflow.workflows.settings import settings
 
 DEFAULT_DATABASE = "sseflow"
 DEFAULT_TIMEOUT_MS = 4000
@@ -61,7 +62,7 @@ class ConfigError(StoreError):
 
 def sseflow_home() -> Path:
     """The sseflow folder: ``$SSEFLOW_HOME`` or ``~/.sseflow``."""
-    return Path(os.environ.get("SSEFLOW_HOME") or os.path.join(os.path.expanduser("~"), ".sseflow"))
+    return Path(settings().home or os.path.join(os.path.expanduser("~"), ".sseflow"))
 
 
 # value of MONGOMOCK_SERVERSTORE_FILE that this process set itself (see client.py); a value we
@@ -351,10 +352,11 @@ def load_config(config: str | os.PathLike | StoreConfig | None = None) -> StoreC
         if is_mongo_uri(text) or text.lower() == "embedded" or text.lower().startswith("embedded:"):
             return from_spec(text, "--config")
         return from_file(text, source=f"--config {text}")
-    env = os.environ.get("SSEFLOW_DB")
+    env_settings = settings()
+    env = env_settings.db
     if env and env.strip():
         return from_spec(env, "SSEFLOW_DB")
-    env = os.environ.get("SSEFLOW_CONFIG")
+    env = env_settings.config
     if env and env.strip():
         return from_file(env, source=f"SSEFLOW_CONFIG={env}")
     home_cfg = sseflow_home() / "config.yaml"
@@ -371,7 +373,7 @@ def config_file(config: str | os.PathLike | None = None) -> tuple[Path | None, s
         if is_mongo_uri(text) or text.lower() == "embedded" or text.lower().startswith("embedded:"):
             return None, None
         return Path(text).expanduser(), f"--config {text}"
-    env = os.environ.get("SSEFLOW_CONFIG")
+    env = settings().config
     if env and env.strip():
         return Path(env).expanduser(), f"SSEFLOW_CONFIG={env}"
     home_cfg = sseflow_home() / "config.yaml"
@@ -386,7 +388,7 @@ def default_reference(config: str | os.PathLike | None = None) -> tuple[str | No
     relative to that file's folder). ``(None, None)`` when neither is set."""
     import yaml
 
-    env = os.environ.get("SSEFLOW_REFERENCE")
+    env = settings().reference
     if env and env.strip():
         return os.path.expanduser(env.strip()), "SSEFLOW_REFERENCE"
     path, _ = config_file(config)

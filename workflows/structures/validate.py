@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
+from sseflow.workflows.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ _REFERENCES: dict[str, object] = {}
 
 def default_reference_csv() -> Path:
     """The shared Materials Project table: ``$SSEFLOW_SHARED/data`` or ``<repo>/../shared/data``."""
-    shared = os.environ.get("SSEFLOW_SHARED")
+    shared = settings().shared
     base = Path(shared) if shared else ROOT.parent / "shared"
     return base / "data" / "mp_formation_energies.csv"
 
