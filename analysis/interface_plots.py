@@ -157,7 +157,7 @@ def _wrapped(rng, L: float) -> list[tuple[float, float]]:
 def plot_all(prefix, atoms=None, electronic=None, schottky: dict | None = None, title: str | None = None) -> list[str]:
     """The figures there is data for: ``PREFIX_structure.png``, ``PREFIX_layer_dos.png``,
     ``PREFIX_potential.png``. ``electronic``: a mapping or object with the arrays of
-    ``sseflow.workflows.interfaces.relax.ElectronicStructure``; ``schottky``: its report."""
+    ``sseflow.workflows.interfaces.electronic.ElectronicStructure``; ``schottky``: its report."""
     from sseflow.analysis.schottky import macroscopic_average
 
     out = []

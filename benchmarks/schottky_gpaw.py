@@ -122,7 +122,7 @@ def main(argv=None) -> int:
           f"      potential line-up {f(P['barrier_p'])}  {f(P['barrier_n'])}  {f(P['gap'])}  (bulk {bulk['gap']:.3f})\n"
           f"      difference        {f(rep['difference_p'])}  {f(rep['difference_n'])}")
     if not a.no_peer:
-        from sseflow.workflows.interfaces.relax import _electronic_backend, _gpaw_calc
+        from sseflow.workflows.interfaces.electronic import electronic_backend as _electronic_backend, _gpaw_calc
 
         backend = _electronic_backend("gpaw", ecut=a.ecut)
         nb = es.parameters["nbands"]

@@ -115,7 +115,7 @@ def li2o_li(tmp_path_factory):
 
     from sseflow.workflows.calculators import get_calculator
     from sseflow.workflows.cli.main import main
-    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure
 
     root = tmp_path_factory.mktemp("qe_li2o")
     settings = {"functional": "pbesol", "ecutwfc": 25.0, "ecutrho": 200.0, "conv_thr": 1e-7}
@@ -257,7 +257,7 @@ def test_xml_eigenvalues_match_the_printed_bands(si):
 # --------------------------------------------------------------------------- Li2O | Li
 
 def test_li2o_li_interface_barriers(li2o_li):
-    from sseflow.workflows.interfaces.relax import ElectronicStructure, schottky_from_electronic
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure, schottky_from_electronic
 
     es, ref = li2o_li["es"], li2o_li["ref"]
     assert 4.0 < ref["gap"] < 6.0                     # PBEsol Li2O: 4.71 eV at 25 Ry, 4.90 eV at 30 Ry

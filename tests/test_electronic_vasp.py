@@ -246,7 +246,7 @@ def test_bulk_reference_from_the_real_run(bulk_ref, edges, xml_root, locpot_raw,
 
 def test_schottky_of_a_cell_against_its_own_bulk(es, bulk_ref, edges):
     """The 'interface' is the bulk itself: the line-up must give E_F - VBM and CBM - E_F exactly."""
-    from sseflow.workflows.interfaces.relax import schottky_from_electronic
+    from sseflow.workflows.interfaces.electronic import schottky_from_electronic
 
     vbm, cbm = edges
     rep = schottky_from_electronic(es, bulk_ref, source="atoms", period=es.cell_length)
@@ -370,7 +370,7 @@ def test_runner_plumbing_with_a_stand_in_command(tmp_path, no_potcars, monkeypat
 
 
 def test_electronic_structure_from_vasp_saves_and_loads(es, tmp_path):
-    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure
 
     back = ElectronicStructure.load(es.save(tmp_path / "es.npz"))
     assert back.fermi_level == es.fermi_level and back.calculator == "vasp"

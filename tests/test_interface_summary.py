@@ -186,7 +186,7 @@ def test_relaxation_reports_each_relaxation(monkeypatch):
         def advance(self, n=1):
             self.events.append("+")
 
-    monkeypatch.setattr(relax_mod, "_backend", lambda calculator, **kw: Backend())
+    monkeypatch.setattr(relax_mod, "calculator_backend", lambda calculator, **kw: Backend())
     _, built = find_and_build("Li3PS4", "Si", dict(SETTINGS, scan=False))
     rec = Record()
     relax_mod.relax_interface(built, "toy", progress=rec, rattle=0)

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("gpaw")
 
 from sseflow.workflows.interfaces.matching import load_structure  # noqa: E402
-from sseflow.workflows.interfaces.relax import (  # noqa: E402
+from sseflow.workflows.interfaces.electronic import (  # noqa: E402
     ElectronicStructure,
     bulk_reference,
     electronic_structure,

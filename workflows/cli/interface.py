@@ -406,7 +406,7 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
     seconds (--threshold/--tol); otherwise the electronic static of the relaxed (else built)
     cell and of the bulk electrolyte run with --electronic, and their files are kept.
     """
-    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure
     from sseflow.workflows.interfaces.stages import electronic_stage, from_directory, from_document, reanalyse
 
     say = (lambda *a, **k: None) if as_json else click.echo

@@ -25,8 +25,12 @@ def __getattr__(name):  # lazy re-exports
         from sseflow.workflows.interfaces import build
 
         return getattr(build, name)
-    if name in ("relax_interface", "electronic_structure", "work_of_adhesion"):
+    if name in ("relax_interface", "work_of_adhesion"):
         from sseflow.workflows.interfaces import relax
 
         return getattr(relax, name)
+    if name in ("electronic_structure", "bulk_reference", "schottky_from_electronic"):
+        from sseflow.workflows.interfaces import electronic
+
+        return getattr(electronic, name)
     raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""The Quantum ESPRESSO route to an :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure`.
+"""The Quantum ESPRESSO route to an :class:`~sseflow.workflows.interfaces.electronic.ElectronicStructure`.
 
 Three QE programs, run in one directory (``prefix = "sseflow"``, ``outdir = "./"``):
 
@@ -19,10 +19,10 @@ Three QE programs, run in one directory (``prefix = "sseflow"``, ``outdir = "./"
 
 E_F, the total energy and the eigenvalues come from ``<prefix>.save/data-file-schema.xml``
 (Hartree, converted with QE's own constant). :func:`read_qe_electronic` does the reading
-alone on a finished directory; :func:`qe_bulk_reference` is :func:`~sseflow.workflows.interfaces.relax.bulk_reference`
+alone on a finished directory; :func:`qe_bulk_reference` is :func:`~sseflow.workflows.interfaces.electronic.bulk_reference`
 for QE (fixed occupations, empty bands, VBM/CBM from the eigenvalues, cell-mean potential).
 There is no layer DOS from the planar densities of the states here (``layer_*`` are None):
-:func:`~sseflow.workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
+:func:`~sseflow.workflows.interfaces.electronic.schottky_from_electronic` groups ``pdos`` into layers
 (``source="atoms"``, which it also falls back to).
 """
 from __future__ import annotations
@@ -356,7 +356,7 @@ def _planar_potential(directory, cube: str = POT_CUBE):
 def read_qe_electronic(directory, atoms=None, *, periods: dict | None = None, width: float = 0.1,
                        de: float = 0.01, erange=(-12.0, 6.0), parameters: dict | None = None,
                        wall_time_s: float = 0.0, prefix: str = PREFIX):
-    """An :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` from a finished run directory.
+    """An :class:`~sseflow.workflows.interfaces.electronic.ElectronicStructure` from a finished run directory.
 
     Needs the pw.x data file, projwfc.x's ``<prefix>.pdos_atm#*`` files and the pp.x cube
     ``potential.cube``. ``atoms`` (with ``arrays["side"]``) defaults to the structure in
@@ -365,7 +365,7 @@ def read_qe_electronic(directory, atoms=None, *, periods: dict | None = None, wi
     eigenvalue of the highest band over the k-points (above it the DOS is incomplete;
     ``parameters["dos_complete_up_to"]``).
     """
-    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure
 
     d = Path(directory)
     if atoms is None:
@@ -414,7 +414,7 @@ def qe_electronic_structure(atoms, backend="qe", *, periods: dict | None = None,
     occupied bands + 4 (valence charges read from the pseudopotentials), all converged.
     ``dipole_correction`` (default: on when the cell has a vacuum gap wider than 6 Å) turns
     on QE's dipole correction (:func:`dipole_settings`). ``width``/``de``/``erange``: the DOS
-    as in :func:`~sseflow.workflows.interfaces.relax.electronic_structure`.
+    as in :func:`~sseflow.workflows.interfaces.electronic.electronic_structure`.
     """
     t0 = time.perf_counter()
     backend = _backend(backend, **overrides)

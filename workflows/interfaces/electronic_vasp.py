@@ -1,4 +1,4 @@
-"""The VASP route to an :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` and a bulk reference.
+"""The VASP route to an :class:`~sseflow.workflows.interfaces.electronic.ElectronicStructure` and a bulk reference.
 
 One static per structure, written with the VASP backend's input set (``MPStaticSet`` via
 :class:`~sseflow.workflows.calculators.vasp.VASPBackend`, POTCARs from ``PMG_VASP_PSP_DIR``) plus the
@@ -24,10 +24,10 @@ eigenvalues with the Gaussian of :func:`sseflow.analysis.schottky.broadened_dos`
 the same construction as the GPAW path; ``pdos_from="dos"`` instead re-broadens VASP's
 ``<partial>`` DOS (each sample a weight ``dos * dE`` at its energy), cheaper for big files.
 There is no layer DOS from the planar densities of the states (``layer_*`` are None):
-:func:`~sseflow.workflows.interfaces.relax.schottky_from_electronic` groups ``pdos`` into layers
+:func:`~sseflow.workflows.interfaces.electronic.schottky_from_electronic` groups ``pdos`` into layers
 (``source="atoms"``).
 
-:func:`read_vasp_bulk` is :func:`~sseflow.workflows.interfaces.relax.bulk_reference` read from a
+:func:`read_vasp_bulk` is :func:`~sseflow.workflows.interfaces.electronic.bulk_reference` read from a
 VASP folder: VBM/CBM from the eigenvalues and occupations, ``mean_potential`` the cell
 average of ``LOCPOT``. :func:`vasp_electronic_structure` and :func:`vasp_bulk_reference`
 write the inputs, run the backend's configured command (``SSEFLOW_VASP_CMD`` or the
@@ -324,7 +324,7 @@ def _run_parameters(vr) -> dict:
 def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, width: float = 0.1,
                          de: float = 0.01, erange=(-12.0, 6.0), pdos_from: str = "projections",
                          match_tol: float = 0.5) -> "ElectronicStructure":  # noqa: F821
-    """:class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` of a finished VASP static in ``directory``.
+    """:class:`~sseflow.workflows.interfaces.electronic.ElectronicStructure` of a finished VASP static in ``directory``.
 
     ``atoms``: the structure of the calculation (same atoms, any order) carrying
     ``arrays["side"]`` (0 electrolyte, 1 electrode); the result follows its atom order. Without
@@ -338,7 +338,7 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
     ``z = i * c / n`` (``c`` the cell's height along the normal).
     """
     from sseflow.workflows.calculators.base import jsonable
-    from sseflow.workflows.interfaces.relax import ElectronicStructure
+    from sseflow.workflows.interfaces.electronic import ElectronicStructure
 
     if pdos_from not in PDOS_FROM:
         raise InputError(f"pdos_from must be one of {PDOS_FROM}, not {pdos_from!r}")
@@ -394,7 +394,7 @@ def read_vasp_electronic(directory, atoms=None, *, periods: dict | None = None, 
 
 
 def read_vasp_bulk(directory) -> dict:
-    """Bulk reference (the keys of :func:`~sseflow.workflows.interfaces.relax.bulk_reference`) from a VASP folder.
+    """Bulk reference (the keys of :func:`~sseflow.workflows.interfaces.electronic.bulk_reference`) from a VASP folder.
 
     VBM = highest eigenvalue with occupation above 1/2, CBM = lowest at or below 1/2, over
     k-points and spins; InputError when there are no empty states or no gap.
@@ -449,7 +449,7 @@ def vasp_electronic_structure(atoms, backend="vasp", *, directory=None, kpts=Non
                               de: float = 0.01, erange=(-12.0, 6.0), pdos_from: str = "projections"):
     """Write the inputs, run VASP with the backend's command, read :func:`read_vasp_electronic`.
 
-    The VASP counterpart of :func:`~sseflow.workflows.interfaces.relax.electronic_structure`
+    The VASP counterpart of :func:`~sseflow.workflows.interfaces.electronic.electronic_structure`
     (``atoms`` carries ``arrays["side"]``).
     """
     t0 = time.perf_counter()

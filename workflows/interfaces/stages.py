@@ -178,7 +178,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
     ``overrides`` go to the backend preset (``ecut`` ...).
     """
     from sseflow.workflows.interfaces.matching import load_structure
-    from sseflow.workflows.interfaces.relax import electronic_backend, schottky_from_electronic
+    from sseflow.workflows.interfaces.electronic import electronic_backend, schottky_from_electronic
 
     name = _backend_name(calculator)
     if name not in ELECTRONIC_BACKENDS:
@@ -192,7 +192,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
         d.mkdir(parents=True, exist_ok=True)
     bulk_struct = None if bulk is not None else load_structure(electrolyte).get_primitive_structure()
     if name == "gpaw":
-        from sseflow.workflows.interfaces.relax import bulk_reference, electronic_structure
+        from sseflow.workflows.interfaces.electronic import bulk_reference, electronic_structure
 
         es = electronic_structure(atoms, backend, periods=periods, kpts=kpts,
                                   txt=sub("interface_gpaw.txt"))
@@ -219,7 +219,7 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
 
 def reanalyse(es, bulk: dict | None, *, threshold: float = 0.05, tol: float = 0.1) -> dict:
     """Barriers again from a saved electronic structure (no new calculation)."""
-    from sseflow.workflows.interfaces.relax import schottky_from_electronic
+    from sseflow.workflows.interfaces.electronic import schottky_from_electronic
 
     source = "layers" if es.layer_dos is not None else "atoms"
     return schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
@@ -259,7 +259,7 @@ def run_kind(run_dir) -> str:
 
 
 def read_run(run_dir, atoms, periods: dict | None = None):
-    """The :class:`~sseflow.workflows.interfaces.relax.ElectronicStructure` of a finished VASP or QE static
+    """The :class:`~sseflow.workflows.interfaces.electronic.ElectronicStructure` of a finished VASP or QE static
     of this interface (run elsewhere, e.g. from the inputs sseflow wrote); ``atoms`` give the sides."""
     kind = run_kind(run_dir)
     if kind == "vasp":
