@@ -1,6 +1,6 @@
 """Electrochemical stability windows against Li, computed exactly from LPs.
 
-Conventions (DOMAIN.md): potentials are V vs Li/Li+, V = -(mu_Li - mu_Li(metal))/e, so
+Conventions: potentials are V vs Li/Li+, V = -(mu_Li - mu_Li(metal))/e, so
 Li metal is 0 V and oxidising conditions are high V. Energies are formation energies
 per atom, so mu_Li(metal) = 0 and V = -mu_Li.
 

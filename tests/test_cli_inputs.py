@@ -20,13 +20,11 @@ import pytest
 from bson import json_util
 
 from sseflow.analysis.errors import InputError
-from helpers import SSEFLOW, run_cli
-from sseflow.workflows.cli.main import main
+from helpers import SSEFLOW, run_cli, sseflow
 from sseflow.workflows.store import client as store_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
-REF_CSV = "formula,e_form\nLi2O,-2.07\nAl2O3,-3.43\nLiAlO2,-2.90\nLiAl,-0.17\n"
 
 STUDY = """name: tiny
 electrolytes: [LiAlO2]
@@ -40,26 +38,6 @@ reference: {{source: both, file: ref.csv, correction_scheme: none}}
 compute: {{windows: true, reactions: false}}
 output: {output}
 """
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    h = tmp_path / "home"
-    monkeypatch.setenv("SSEFLOW_HOME", str(h))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "ref.csv").write_text(REF_CSV)
-    yield h
-    store_client.close_all()
-
-
-def sseflow(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in args])
-    store_client.close_all()
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def one_line_error(rc, out, err, *needles) -> str:

@@ -10,8 +10,7 @@ import json
 import pytest
 from bson import json_util
 
-from sseflow.workflows.cli.main import main
-from sseflow.workflows.store import client as store_client
+from helpers import sseflow
 
 pytest.importorskip("chgnet", reason="CHGNet is not installed (pip install chgnet==0.4.2)")
 
@@ -23,14 +22,6 @@ calculators:
 reference: {source: computed}
 output: results/lif_li
 """
-
-
-def sseflow(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in args])
-    store_client.close_all()
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def test_study_with_chgnet_on_the_library(tmp_path, monkeypatch, capsys):
