@@ -326,3 +326,16 @@ def test_one_thread_for_torch_and_blas(chgnet):
         assert blas and all(p["num_threads"] == 1 for p in blas)
     finally:
         set_torch_threads(before)
+
+
+def test_relax_reports_each_optimizer_step():
+    """``on_step`` sees 1, 2, ... n_steps: what the terminal progress of relaxations counts."""
+    from ase.build import bulk
+
+    from sseflow.workflows.calculators import get_calculator
+
+    a = bulk("Cu", "fcc", a=3.7, cubic=True)
+    a.rattle(0.05, seed=1)
+    seen: list[int] = []
+    res = get_calculator("emt").relax(a, fmax=0.05, steps=50, relax_cell=False, on_step=seen.append)
+    assert res.n_steps > 1 and seen == list(range(1, res.n_steps + 1))

@@ -173,7 +173,10 @@ def test_relaxation_reports_each_relaxation(monkeypatch):
         def ase_calculator(self):
             return _Pull()
 
-        def relax(self, atoms, **kw):
+        def relax(self, atoms, on_step=None, **kw):
+            if on_step is not None:  # two optimizer steps
+                on_step(1)
+                on_step(2)
             return Done(atoms)
 
     class Record:
@@ -189,5 +192,5 @@ def test_relaxation_reports_each_relaxation(monkeypatch):
     monkeypatch.setattr(relax_mod, "calculator_backend", lambda calculator, **kw: Backend())
     _, built = find_and_build("Li3PS4", "Si", dict(SETTINGS, scan=False))
     rec = Record()
-    relax_mod.relax_interface(built, "toy", progress=rec, rattle=0)
-    assert rec.events == [("relaxation", 3), "+", "+", "+"]
+    relax_mod.relax_interface(built, "toy", progress=rec, rattle=0, steps=50)
+    assert rec.events == [("relaxation:", 50), "+", "+", ("relaxation:", 50), "+", "+", ("relaxation:", 50), "+", "+"]

@@ -349,8 +349,10 @@ class Backend:
 
     def relax(self, atoms_or_structure, fmax: float | None = None, steps: int | None = None,
               relax_cell: bool = True, directory: str | os.PathLike | None = None,
-              trajectory: str | os.PathLike | None = None) -> CalcResult:
-        """Relax positions (and the cell when ``relax_cell``) with an ASE optimizer."""
+              trajectory: str | os.PathLike | None = None, on_step=None) -> CalcResult:
+        """Relax positions (and the cell when ``relax_cell``) with an ASE optimizer.
+
+        ``on_step``: called with the number of optimizer steps taken after each step (progress)."""
         from ase.filters import FrechetCellFilter
 
         fmax = float(self.parameters.get("fmax", 0.05) if fmax is None else fmax)
@@ -366,6 +368,12 @@ class Backend:
         opt = opt_cls(target, logfile=None, trajectory=str(trajectory) if trajectory else None)
         if trajectory:
             files.append(str(trajectory))
+        if on_step is not None:
+            def _observe():  # ASE also calls observers before the first step: report steps taken only
+                n = int(opt.get_number_of_steps())
+                if n > 0:
+                    on_step(n)
+            opt.attach(_observe, interval=1)
         try:
             converged = bool(opt.run(fmax=fmax, steps=steps))
         except InputError:

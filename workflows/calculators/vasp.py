@@ -161,7 +161,8 @@ class VASPBackend(Backend):
         result.wall_time_s = wall
         return judge(result)
 
-    def relax(self, atoms_or_structure, fmax=None, steps=None, relax_cell=True, directory=None, trajectory=None):
+    def relax(self, atoms_or_structure, fmax=None, steps=None, relax_cell=True, directory=None, trajectory=None,
+              on_step=None):  # VASP runs its ionic steps itself: no per-step progress
         return self.run(atoms_or_structure, "relax", directory, fmax=fmax, steps=steps, relax_cell=relax_cell)
 
     def static(self, atoms_or_structure, directory=None):

@@ -57,7 +57,19 @@ def relax(structure, calculator, fmax, steps, fixed_cell, static_only, primitive
         if static_only:
             result = backend.static(s, directory=directory)
         else:
-            result = backend.relax(s, fmax=fmax, steps=steps, relax_cell=not fixed_cell, directory=directory)
+            from sseflow.workflows.interfaces.progress import terminal_progress
+
+            with terminal_progress() as progress:  # optimizer steps on a terminal; nothing when piped
+                n_max = int(steps if steps is not None else backend.parameters.get("max_steps", 500))
+                progress.stage(f"relax {s.composition.reduced_formula} with {backend.name} (up to {n_max} steps)", n_max)
+                done = [0]
+
+                def on_step(n: int) -> None:
+                    progress.advance(n - done[0])
+                    done[0] = n
+
+                result = backend.relax(s, fmax=fmax, steps=steps, relax_cell=not fixed_cell, directory=directory,
+                                       on_step=on_step)
         task = TaskDocument.from_calc_result(result, s, parameters=result.parameters)
         doc = {**task.summary(), "task": result.task}
         if result.error:

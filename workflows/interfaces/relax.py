@@ -275,8 +275,19 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
     object with ``stage(name, total)`` and ``advance()``, told of each relaxation (interface, slabs).
     """
     t0 = time.perf_counter()
-    if progress is not None:
-        progress.stage(f"relaxation (interface, then the slabs; up to {steps} steps each)", 3 if relax_slabs else 1)
+    def stepper(what: str):
+        """Per-step progress of one relaxation: a stage of up to ``steps`` optimizer steps."""
+        if progress is None:
+            return None
+        progress.stage(f"relaxation: {what} (up to {steps} steps)", steps)
+        done = [0]
+
+        def on_step(n: int) -> None:
+            if n > done[0]:
+                progress.advance(n - done[0])
+                done[0] = n
+        return on_step
+
     backend = calculator_backend(calculator, **overrides)
     start = built.atoms.copy()
     calc = backend.ase_calculator()
@@ -285,11 +296,10 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
     e_rigid = float(a0.get_potential_energy())
     if rattle:
         start.rattle(stdev=float(rattle), seed=int(seed))  # FixAtoms keeps the fixed atoms in place
-    res = backend.relax(start, fmax=fmax, steps=steps, relax_cell=False, trajectory=trajectory)
+    res = backend.relax(start, fmax=fmax, steps=steps, relax_cell=False, trajectory=trajectory,
+                        on_step=stepper("interface"))
     if res.status != "completed":
         raise InputError(f"interface relaxation failed: {res.error}")
-    if progress is not None:
-        progress.advance()
     relaxed = res.atoms
     for k in ("side", "layer"):
         if k not in relaxed.arrays:
@@ -304,14 +314,12 @@ def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float =
         if relax_slabs:
             if rattle:
                 sub.rattle(stdev=float(rattle), seed=int(seed) + 1 + (side == "electrode"))
-            r = backend.relax(sub, fmax=fmax, steps=steps, relax_cell=False)
+            r = backend.relax(sub, fmax=fmax, steps=steps, relax_cell=False, on_step=stepper(f"{side} slab"))
             if r.status != "completed":
                 raise InputError(f"{side} slab relaxation failed: {r.error}")
             e_sl[side] = float(r.energy)
             conv[side] = bool(r.converged)
             docs.append(r.task_document())
-            if progress is not None:
-                progress.advance()
         else:
             e_sl[side] = e_sl_rigid[side]
             conv[side] = True
