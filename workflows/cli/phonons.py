@@ -105,10 +105,15 @@ def phonons(targets, calculator, temperatures, min_length, supercell, displaceme
     jobs = []
     for t in targets:
         jobs += resolve_targets(t)
+    from sseflow.workflows.interfaces.progress import stderr_is_terminal
+
+    # on a terminal: each displaced supercell as it is done (stderr); piped: nothing
+    log = (lambda msg: click.echo(msg, err=True)) if stderr_is_terminal() else None
     results = []
     for label, structure in jobs:
         click.echo(f"phonons: {label} ...", err=True)
-        res = phonons_for(structure, calculator, settings, temps, store=store, config=config, reuse=not no_reuse)
+        res = phonons_for(structure, calculator, settings, temps, store=store, config=config, reuse=not no_reuse,
+                          log=log)
         results.append(res)
         for note in res.notes:
             click.echo(f"note: {res.formula}: {note}", err=True)
