@@ -305,9 +305,11 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
         which, notes = choose_cell("auto", summary.get("relaxation"), relaxation is not None)
         for n in notes:
             say(f"note: {n}")
-        run = electronic_stage(atoms if which == "relaxed" else built.atoms, electrolyte, electronic, periods=periods_of(built), kpts=_kpts(kpts),
-                               bulk_kpts=_kpts(bulk_kpts), directory=Path(out_dir) / "electronic" if out_dir else None,
-                               **parse_settings(overrides), **({"ecut": ecut} if ecut else {}))
+        with terminal_progress() as progress:
+            run = electronic_stage(atoms if which == "relaxed" else built.atoms, electrolyte, electronic,
+                                   periods=periods_of(built), kpts=_kpts(kpts), bulk_kpts=_kpts(bulk_kpts),
+                                   directory=Path(out_dir) / "electronic" if out_dir else None, progress=progress,
+                                   **parse_settings(overrides), **({"ecut": ecut} if ecut else {}))
         run.parameters["cell"] = which
         summary["electronic"] = run.electronic.as_dict()
         summary["bulk_reference"] = run.bulk
@@ -465,9 +467,13 @@ def schottky(target, electronic, ecut, kpts, bulk_kpts, overrides, from_run, bul
         files.append(str(p))
     else:
         say(f"electronic static with {electronic} (files in {d / 'electronic'}) ...")
-        run = electronic_stage(src.atoms, src.electrolyte, electronic, periods=src.periods, kpts=_kpts(kpts),
-                               bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold, tol=tol,
-                               **parse_settings(overrides), **({"ecut": ecut} if ecut else {}))
+        from sseflow.workflows.interfaces.progress import terminal_progress
+
+        with terminal_progress() as progress:
+            run = electronic_stage(src.atoms, src.electrolyte, electronic, periods=src.periods, kpts=_kpts(kpts),
+                                   bulk_kpts=_kpts(bulk_kpts), directory=d / "electronic", threshold=threshold,
+                                   tol=tol, progress=progress, **parse_settings(overrides),
+                                   **({"ecut": ecut} if ecut else {}))
         files += _save_electronic(d, run)
     run.parameters["cell"] = src.cell
     say(format_schottky(run.report))

@@ -169,13 +169,14 @@ def _backend_name(calculator) -> str:
 
 def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | None = None, kpts=None,
                      bulk_kpts=None, directory=None, bulk=None, threshold: float = 0.05, tol: float = 0.1,
-                     **overrides) -> SchottkyRun:
+                     progress=None, **overrides) -> SchottkyRun:
     """Electronic static of the interface and of the bulk electrolyte, then both barriers.
 
     ``calculator``: ``gpaw`` (runs here), ``qe`` (pw.x, projwfc.x, pp.x) or ``vasp`` (the
     configured command; LORBIT=11, LVHAR). ``electrolyte``: name/path/Structure of the bulk
     reference (primitive cell); ``bulk``: a bulk-reference dict already computed (skips it).
-    ``overrides`` go to the backend preset (``ecut`` ...).
+    ``overrides`` go to the backend preset (``ecut`` ...). ``progress``: stage display (see
+    :mod:`sseflow.workflows.interfaces.progress`), one stage per static.
     """
     from sseflow.workflows.interfaces.matching import load_structure
     from sseflow.workflows.interfaces.electronic import electronic_backend, schottky_from_electronic
@@ -191,12 +192,18 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
     if d:
         d.mkdir(parents=True, exist_ok=True)
     bulk_struct = None if bulk is not None else load_structure(electrolyte).get_primitive_structure()
+    def stage(what: str) -> None:
+        if progress is not None:
+            progress.stage(f"electronic static ({name}): {what}")
+
     if name == "gpaw":
         from sseflow.workflows.interfaces.electronic import bulk_reference, electronic_structure
 
+        stage("interface")
         es = electronic_structure(atoms, backend, periods=periods, kpts=kpts,
                                   txt=sub("interface_gpaw.txt"))
         if bulk is None:
+            stage("bulk electrolyte")
             bulk = bulk_reference(bulk_struct, backend, kpts=bulk_kpts, txt=sub("bulk_gpaw.txt"))
         source = "layers"
     else:  # qe, vasp: electronic_<name>.<name>_electronic_structure / <name>_bulk_reference
@@ -205,9 +212,11 @@ def electronic_stage(atoms, electrolyte, calculator="gpaw", *, periods: dict | N
         mod = importlib.import_module(f"sseflow.workflows.interfaces.electronic_{name}")
         if d is None:
             raise InputError(f"the {name} electronic stage needs a directory for its files")
+        stage("interface")
         es = getattr(mod, f"{name}_electronic_structure")(atoms, backend, periods=periods, kpts=kpts,
                                                            directory=d / "interface")
         if bulk is None:
+            stage("bulk electrolyte")
             bulk = getattr(mod, f"{name}_bulk_reference")(bulk_struct, backend, kpts=bulk_kpts, directory=d / "bulk")
         source = "atoms"
     rep = schottky_from_electronic(es, bulk, threshold=threshold, tol=tol, source=source)
