@@ -109,3 +109,15 @@ def mongodb_uri(tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """No user store configuration, a fresh ``SSEFLOW_HOME``; every store closed afterwards."""
+    from sseflow.workflows.store import client as store_client
+
+    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
+    yield tmp_path
+    store_client.close_all()

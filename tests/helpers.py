@@ -120,3 +120,17 @@ def stored(home: Path) -> dict:
 
     data = json_util.loads((home / "store.json").read_text())
     return {name: [d for _, d in coll["documents"]] for name, coll in data["sseflow"].items()}
+
+
+# Two stored window rows and their inputs, for the store tests.
+ROWS = [
+    {"formula": "Li3PS4", "chemsys": "Li-P-S", "reduction_V": 1.713, "oxidation_V": 2.314,
+     "reduction_reaction": "r", "oxidation_reaction": "o", "reduction_products": ["Li2S", "Li3P"],
+     "oxidation_products": ["S"], "e_above_hull_meV": 0.0, "in_reference": True,
+     "decomposition_energy_0V_meV": -312.5, "decomposition_energy_5V_meV": -101.0, "profile": []},
+    {"formula": "Li7La3Zr2O12", "chemsys": "La-Li-O-Zr", "reduction_V": 0.05, "oxidation_V": 2.91,
+     "reduction_reaction": "r", "oxidation_reaction": "o", "reduction_products": ["Li2O"],
+     "oxidation_products": ["O2"], "e_above_hull_meV": 6.0, "in_reference": False,
+     "decomposition_energy_0V_meV": -20.0, "decomposition_energy_5V_meV": -80.0, "profile": []},
+]
+INPUTS = {"reference": "mp.csv", "reference_hash": "ref-aaaa", "exclude": []}

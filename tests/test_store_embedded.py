@@ -24,15 +24,6 @@ from sseflow.workflows.store.config import StoreLockedError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
-    yield tmp_path
-    store_client.close_all()
-
-
 def child_env(tmp_path) -> dict:
     e = {k: v for k, v in os.environ.items() if k not in ("SSEFLOW_DB", "SSEFLOW_CONFIG",
                                                           "MONGOMOCK_SERVERSTORE_FILE", "FW_CONFIG_FILE")}

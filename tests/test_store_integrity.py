@@ -20,33 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SSEFLOW
+from helpers import INPUTS, ROWS, SSEFLOW
 from sseflow.workflows.store import client as store_client
 from sseflow.workflows.store.config import StoreError, StoreLockedError
 from sseflow.workflows.store.api import store_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
-ROWS = [
-    {"formula": "Li3PS4", "chemsys": "Li-P-S", "reduction_V": 1.713, "oxidation_V": 2.314,
-     "reduction_reaction": "r", "oxidation_reaction": "o", "reduction_products": ["Li2S", "Li3P"],
-     "oxidation_products": ["S"], "e_above_hull_meV": 0.0, "in_reference": True,
-     "decomposition_energy_0V_meV": -312.5, "decomposition_energy_5V_meV": -101.0, "profile": []},
-    {"formula": "Li7La3Zr2O12", "chemsys": "La-Li-O-Zr", "reduction_V": 0.05, "oxidation_V": 2.91,
-     "reduction_reaction": "r", "oxidation_reaction": "o", "reduction_products": ["Li2O"],
-     "oxidation_products": ["O2"], "e_above_hull_meV": 6.0, "in_reference": False,
-     "decomposition_energy_0V_meV": -20.0, "decomposition_energy_5V_meV": -80.0, "profile": []},
-]
-INPUTS = {"reference": "mp.csv", "reference_hash": "ref-aaaa", "exclude": []}
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    for var in ("SSEFLOW_DB", "SSEFLOW_CONFIG", "MONGOMOCK_SERVERSTORE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "home"))
-    yield tmp_path
-    store_client.close_all()
 
 
 def child_env(tmp_path, **extra: str) -> dict:
