@@ -35,21 +35,25 @@ _DUPLICATE_NOTE = " duplicate rows (same formula and energy) were used once"  # 
 _CACHE_ARRAYS = ("meta", "names", "energies", "rownums", "index_flat", "index_offsets")
 
 
-def cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """The cache folder when none is passed (direct library use): ``$SSEFLOW_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/sseflow``, else ``~/.cache/sseflow``. sseflow's commands and workflows pass
+    ``cache_dir`` from their settings (``sseflow.workflows.settings``), which read the same variable."""
     root = os.environ.get("SSEFLOW_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sseflow"
     )
     return Path(root)
 
 
-def cache_path(digest: str, energy_column: str | None) -> Path:
-    """Where the parsed table with content hash ``digest`` (and this energy column) is cached."""
+def cache_path(digest: str, energy_column: str | None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the parsed table with content hash ``digest`` (and this energy column) is cached,
+    in ``cache_dir`` (None: :func:`default_cache_dir`)."""
     if energy_column is None:
         tag = "auto"
     else:  # a column name is user text: keep the file name tame, the hash keeps it unique
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", energy_column)[:32]
         tag = f"col-{safe}-{hashlib.sha256(energy_column.encode()).hexdigest()[:8]}"
-    return cache_dir() / f"ref-{digest[:32]}-{tag}-v{_CACHE_VERSION}.npz"
+    return Path(cache_dir or default_cache_dir()) / f"ref-{digest[:32]}-{tag}-v{_CACHE_VERSION}.npz"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -206,12 +210,13 @@ class ReferenceSet:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_csv(cls, path: str | os.PathLike, energy_column: str | None = None, use_cache: bool = True) -> "ReferenceSet":
+    def from_csv(cls, path: str | os.PathLike, energy_column: str | None = None, use_cache: bool = True,
+                 cache_dir: str | os.PathLike | None = None) -> "ReferenceSet":
         path = Path(path)
         if not path.is_file():
             raise InputError(f"reference file not found: {path}")
         digest = file_sha256(path)
-        cache_file = cache_path(digest, energy_column)
+        cache_file = cache_path(digest, energy_column, cache_dir)
         rebuilt = None
         if use_cache and cache_file.is_file():
             try:
@@ -447,14 +452,16 @@ def _read_cache(cache_file: Path, digest: str, energy_column: str | None) -> dic
             "index_flat": flat, "index_offsets": offs, "notes": notes, "hash": digest}
 
 
-def load_reference(path: str | os.PathLike, energy_column: str | None = None) -> ReferenceSet:
-    """Load a reference file by its extension: ``.csv`` tables, ``.json``/``.json.gz`` entries."""
+def load_reference(path: str | os.PathLike, energy_column: str | None = None,
+                   cache_dir: str | os.PathLike | None = None) -> ReferenceSet:
+    """Load a reference file by its extension: ``.csv`` tables, ``.json``/``.json.gz`` entries.
+    ``cache_dir``: where parsed tables are cached (None: :func:`default_cache_dir`)."""
     p = str(path)
     if p.endswith((".json", ".json.gz")):
         if p.endswith(".gz"):
             raise InputError(f"compressed JSON is not supported, unpack {path} first")
         return ReferenceSet.from_entries_json(path)
-    return ReferenceSet.from_csv(path, energy_column=energy_column)
+    return ReferenceSet.from_csv(path, energy_column=energy_column, cache_dir=cache_dir)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -69,11 +69,11 @@ def test_broken_preset_is_input_error(tmp_path, monkeypatch):
 
 def test_resolve_command_like_env_chk(monkeypatch):
     monkeypatch.delenv("SSEFLOW_VASP_CMD", raising=False)
-    assert resolve_command(None, "SSEFLOW_VASP_CMD") is None
-    assert resolve_command(">>vasp_cmd<<", "SSEFLOW_VASP_CMD", {"vasp_cmd": "srun vasp_std"}) == "srun vasp_std"
+    assert resolve_command(None, "vasp_cmd") is None
+    assert resolve_command(">>vasp_cmd<<", "vasp_cmd", {"vasp_cmd": "srun vasp_std"}) == "srun vasp_std"
     monkeypatch.setenv("SSEFLOW_VASP_CMD", "mpirun vasp_std")
-    assert resolve_command(">>vasp_cmd<<", "SSEFLOW_VASP_CMD", {}) == "mpirun vasp_std"
-    assert resolve_command("vasp_gam", "SSEFLOW_VASP_CMD") == "vasp_gam"
+    assert resolve_command(">>vasp_cmd<<", "vasp_cmd", {}) == "mpirun vasp_std"
+    assert resolve_command("vasp_gam", "vasp_cmd") == "vasp_gam"
 
 
 # ------------------------------------------------------------------ EMT (workflow-test backend)

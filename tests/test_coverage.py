@@ -105,11 +105,20 @@ def test_study_check_warns_about_missing_hull_phases(tmp_path, monkeypatch, caps
     monkeypatch.setenv("SSEFLOW_HOME", str(tmp_path / "h"))
     monkeypatch.delenv("SSEFLOW_CONFIG", raising=False)
     monkeypatch.delenv("SSEFLOW_REFERENCE", raising=False)
+    monkeypatch.setenv("SSEFLOW_SHARED", str(tmp_path / "no-shared"))
     st = sseflow.Study(name="lisi", electrolytes=["LiSi"], anodes=["Li"], compute={"reactions": False})
     check_before_submit(st)                               # no reference file: a note, not an error
     err = capsys.readouterr().err.splitlines()
     assert err == ["sseflow: note: coverage check skipped: no reference file (set SSEFLOW_REFERENCE or "
                    "'reference:' in the sseflow config file)"]
+    # with nothing configured, the shared Materials Project table is the fallback when it is present
+    shared_csv = tmp_path / "shared" / "data" / "mp_formation_energies.csv"
+    shared_csv.parent.mkdir(parents=True)
+    synthetic_li_si(shared_csv)
+    monkeypatch.setenv("SSEFLOW_SHARED", str(tmp_path / "shared"))
+    check_before_submit(st)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("sseflow: warning: coverage Li-Si:") and line.endswith(f"(vs {shared_csv})")
     monkeypatch.setenv("SSEFLOW_REFERENCE", str(synthetic_li_si(tmp_path / "ref.csv")))
     check_before_submit(st)
     (line,) = capsys.readouterr().err.splitlines()

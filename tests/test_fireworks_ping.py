@@ -51,3 +51,17 @@ def test_rockets_use_it():
     from fireworks.core import rocket
 
     assert rocket.ping_launch is fireworks_ping.ping_launch
+
+
+def test_install_is_idempotent_and_leaves_a_loop_it_does_not_know_alone(monkeypatch):
+    from fireworks.core import rocket
+
+    assert fireworks_ping.install() and fireworks_ping.install()
+    assert rocket.ping_launch is fireworks_ping.ping_launch
+
+    def someone_elses(launchpad, launch_id, stop_event, master_thread):
+        pass
+
+    monkeypatch.setattr(rocket, "ping_launch", someone_elses)
+    assert fireworks_ping.install() is False
+    assert rocket.ping_launch is someone_elses

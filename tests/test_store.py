@@ -248,6 +248,41 @@ def test_reactions_screening_and_queries(backend):
             store.query("windows", calculator="chgnet")
 
 
+def test_a_study_and_the_command_line_store_a_reaction_under_one_key(backend, tmp_path, capsys):
+    """The Firetasks' stages and ``sseflow react|screen --store`` compute and store through the
+    same stage functions: the same reaction or screening row gets the same document key, so the
+    command replaces the study's document instead of adding a second one."""
+    from helpers import REF_CSV, sseflow
+
+    from sseflow.analysis.reference import load_reference
+    from sseflow.workflows.stages.reactions import react_pair, screen_pair
+
+    cfg = backend()
+    ref = tmp_path / "ref.csv"
+    ref.write_text(REF_CSV)
+    info = {"source": "file", "reference": str(ref), "hash": load_reference(ref).content_hash, "task_ids": [],
+            "entry_ids": [], "chemsys": "Al-Li-O"}
+    with open_store(cfg) as store:
+        with_li = react_pair("LiAlO2", "Li", "Al-Li-O", {"file": str(ref)}, info, [0.5], {}, "tiny", store=store)
+        with_alloy = react_pair("LiAlO2", "LiAl", "Al-Li-O", {"file": str(ref)}, info, [0.5], {}, "tiny",
+                                store=store)
+        screened = screen_pair("LiAlO2", "Li", ["Li2O", "Al2O3"], {"file": str(ref)}, info, {}, "tiny", store=store)
+    assert list(with_li) == ["LiAlO2__Li__chem"]  # Li is the reservoir at a potential: no open reaction
+    assert list(with_alloy) == ["LiAlO2__LiAl__chem", "LiAlO2__LiAl__0p5V"]
+    assert len(screened) == 2
+    for args in (("react", "LiAlO2", "LiAl", "--potential", "0.5"), ("react", "LiAlO2", "Li"),
+                 ("screen", "LiAlO2", "--anode", "Li", "--candidates", "Li2O,Al2O3")):
+        code, _, err = sseflow(capsys, *args, "--reference", ref, "--store", "--config", cfg)
+        assert code == 0, err
+    with open_store(cfg) as store:
+        reactions, rows = store.find("reaction"), store.find("screening")
+    assert sorted(d["key"] for d in reactions) == sorted([*with_li.values(), *with_alloy.values()])
+    assert sorted(d["key"] for d in rows) == sorted(screened)
+    by_potential = {d["potential_V"]: d["inputs"] for d in reactions if d["reactant_b"] == "LiAl"}
+    assert by_potential[None]["study"] == "tiny"  # stored by the study only
+    assert "study" not in by_potential[0.5]  # the command's document replaced the study's
+
+
 def test_tasks_query_by_calculator(backend):
     from pymatgen.core import Lattice, Structure
 

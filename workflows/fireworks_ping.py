@@ -6,6 +6,13 @@ is then finished (the ping's update matches nothing) or, on the embedded store a
 a store switch, gone, and the thread dies with "No Launch exists with launch_id=N" printed as a
 traceback. :func:`install` replaces the loop with one that stops when told to and ends quietly
 when its Launch no longer exists; a live Launch is pinged exactly as before.
+
+This is a patch of FireWorks, kept because FireWorks offers no other way in: the Rocket calls the
+module function ``fireworks.core.rocket.ping_launch`` from ``Rocket.run`` (no hook, no setting,
+and ``rlaunch`` makes plain Rockets and LaunchPads). It is installed at one point: the import
+of :mod:`sseflow.workflows.firetasks`, the only sseflow code a Rocket runs before it starts the
+ping thread (it loads a Firework's tasks when it checks the Firework out). docs/architecture.md
+lists it with the other patch of third-party code.
 """
 from __future__ import annotations
 
@@ -33,8 +40,21 @@ def ping_launch(launchpad, launch_id, stop_event, master_thread) -> None:
             return
 
 
-def install() -> None:
-    """Use :func:`ping_launch` for every Rocket of this process (idempotent)."""
+def install() -> bool:
+    """Use :func:`ping_launch` for every Rocket of this process; whether it is in use.
+
+    Idempotent. Guarded: FireWorks' loop is replaced only when it is FireWorks' own and the
+    module still has what :func:`ping_launch` calls (``do_ping``, ``PING_TIME_SECS``); a
+    FireWorks that changed, or a loop someone else replaced, is left alone.
+    """
     from fireworks.core import rocket
 
+    current = getattr(rocket, "ping_launch", None)
+    if current is ping_launch:
+        return True
+    if (getattr(current, "__module__", None) != rocket.__name__ or not hasattr(rocket, "do_ping")
+            or not hasattr(rocket, "PING_TIME_SECS")):
+        log.debug("fireworks.core.rocket.ping_launch left as it is: %r", current)
+        return False
     rocket.ping_launch = ping_launch
+    return True

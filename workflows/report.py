@@ -109,22 +109,16 @@ def _coverage(reference_sets: dict, reference: dict, store) -> dict:
     """Which hull and near-hull phases of the reference file (the configured default) the study's
     computed entries hold, per chemical system (computed once, here, and kept in the manifest)."""
     from sseflow.analysis.formula import parse_formula, reduced_formula
-    from sseflow.workflows.structures.coverage import coverage
+    from sseflow.workflows.structures.coverage import coverage, coverage_reference
 
-    ref = reference.get("file")
+    ref, where = coverage_reference(reference.get("file"))
     if not ref:
-        from sseflow.workflows.store.config import ConfigError, default_reference
-
-        try:
-            ref, _ = default_reference()
-        except ConfigError:
-            ref = None
-    if not ref:
-        return {"reference": None, "note": "no reference file to compare with", "systems": {}}
+        return {"reference": None, "note": f"no reference file to compare with: {where}", "systems": {}}
     from sseflow.analysis.reference import load_reference
+    from sseflow.workflows.settings import settings
 
     try:
-        rs = load_reference(ref)
+        rs = load_reference(ref, cache_dir=settings().cache_dir)
     except InputError as exc:
         return {"reference": str(ref), "note": f"reference not read: {exc}", "systems": {}}
     systems = {}

@@ -8,9 +8,19 @@ embedded store for ``db`` ...), so what a variable means stays documented where 
 :func:`settings` reads the environment afresh on every call: a changed environment (a test's
 ``monkeypatch.setenv``, a CLI that sets a variable before it runs a stage) is seen at once.
 
+Every module of ``workflows/`` reads these variables through :func:`settings` only: the store
+configuration (``home``, ``db``, ``config``, ``reference``), the calculators (``templates`` in
+``calculators/base.py``; ``vasp_cmd`` and ``qe_cmd`` through ``resolve_command``, which the VASP
+electronic statics use too; ``qe_pseudo_dir``) and the reference loaders (``cache_dir``).
+
 ``${VAR}`` expansion in the config file (``SSEFLOW_DB_PASSWORD``) reads whatever variable the
-file names and is not a setting here. ``analysis/`` does not import ``workflows`` and reads its
-own ``SSEFLOW_CACHE_DIR``; the field below documents the variable.
+file names and is not a setting here; the other programs' variables (``ASE_ESPRESSO_COMMAND``,
+``ESPRESSO_PSEUDO``, ``GPAW_SETUP_PATH``, ``PMG_VASP_PSP_DIR``) are not settings either.
+``analysis/`` does not import ``workflows``: its reference loader takes the cache folder as an
+argument (``load_reference(..., cache_dir=settings().cache_dir)``); without one, for direct
+library use, it falls back to the same variable
+(:func:`sseflow.analysis.reference.default_cache_dir`), so ``SSEFLOW_CACHE_DIR`` means the same
+thing either way.
 """
 from __future__ import annotations
 
@@ -34,15 +44,15 @@ class SseflowSettings(BaseSettings):
     shared: str | None = None
     """The shared folder whose ``data/`` holds the Materials Project table; default ``<repo>/../shared``."""
     cache_dir: str | None = None
-    """The cache of downloaded reference data; default ``$XDG_CACHE_HOME/sseflow`` or ``~/.cache/sseflow``."""
+    """The cache of parsed reference tables; default ``$XDG_CACHE_HOME/sseflow`` or ``~/.cache/sseflow``."""
     templates: str | None = None
     """Another ``templates`` folder of calculator presets (a study's own)."""
     vasp_cmd: str | None = None
-    """The command that runs VASP (``srun vasp_std``)."""
+    """The command that runs VASP (``srun vasp_std``), when the preset gives none."""
     qe_cmd: str | None = None
-    """The command that runs Quantum ESPRESSO's pw.x."""
+    """The command that runs Quantum ESPRESSO's pw.x, when the preset gives none (before ``ASE_ESPRESSO_COMMAND``)."""
     qe_pseudo_dir: str | None = None
-    """The folder of Quantum ESPRESSO pseudopotentials."""
+    """The folder of Quantum ESPRESSO pseudopotentials, when the preset gives none (before ``ESPRESSO_PSEUDO``)."""
 
     @field_validator("*", mode="before")
     @classmethod

@@ -22,17 +22,19 @@ from sseflow.analysis.errors import InputError
 
 # ------------------------------------------------------------------ presets
 
-TEMPLATE_DIR_ENV = "SSEFLOW_TEMPLATES"
+TEMPLATE_DIR_ENV = "SSEFLOW_TEMPLATES"  # the variable of ``settings().templates``
 
 
 def template_dir() -> Path:
     """Folder holding the calculator presets (``calculators/`` of the ``sseflow.templates`` package).
 
-    ``SSEFLOW_TEMPLATES`` points at another ``templates`` folder (a study's own).
+    ``SSEFLOW_TEMPLATES`` (``settings().templates``) points at another ``templates`` folder (a study's own).
     """
-    env = os.environ.get(TEMPLATE_DIR_ENV)
-    if env:
-        return Path(env) / "calculators"
+    from sseflow.workflows.settings import settings
+
+    root = settings().templates
+    if root:
+        return Path(root) / "calculators"
     from importlib.resources import files
 
     return Path(str(files("sseflow.templates") / "calculators"))
@@ -77,14 +79,18 @@ def deep_merge(base: dict, over: dict | None) -> dict:
     return out
 
 
-def resolve_command(value: str | None, env_var: str, fw_env: dict | None = None,
+def resolve_command(value: str | None, setting: str, fw_env: dict | None = None,
                     extra_env: tuple[str, ...] = ()) -> str | None:
     """Run command from config, the way atomate's ``env_chk`` does it.
 
     ``">>vasp_cmd<<"`` is looked up in the FireWorker's ``env`` (``fw_env``); a plain
-    string is used as given; ``None`` falls back to the environment variable
-    ``env_var`` (then ``extra_env``). Returns ``None`` when nothing is configured.
+    string is used as given; ``None`` falls back to the sseflow setting ``setting`` (a field of
+    :class:`sseflow.workflows.settings.SseflowSettings`: ``"vasp_cmd"`` is ``SSEFLOW_VASP_CMD``),
+    then to the other programs' environment variables ``extra_env``. Returns ``None`` when
+    nothing is configured.
     """
+    from sseflow.workflows.settings import settings
+
     if isinstance(value, str) and value.startswith(">>") and value.endswith("<<"):
         key = value[2:-2]
         if fw_env and key in fw_env:
@@ -92,7 +98,10 @@ def resolve_command(value: str | None, env_var: str, fw_env: dict | None = None,
         value = None
     if value:
         return str(value)
-    for var in (env_var, *extra_env):
+    configured = getattr(settings(), setting)
+    if configured:
+        return configured
+    for var in extra_env:
         if os.environ.get(var):
             return os.environ[var]
     return None

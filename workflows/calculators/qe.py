@@ -84,15 +84,17 @@ class QEBackend(Backend):
     }
 
     def check(self) -> None:
+        from sseflow.workflows.settings import settings
+
         p = self.parameters
-        self.pseudo_dir = str(p.get("pseudo_dir") or os.environ.get("SSEFLOW_QE_PSEUDO_DIR")
+        self.pseudo_dir = str(p.get("pseudo_dir") or settings().qe_pseudo_dir
                               or os.environ.get("ESPRESSO_PSEUDO") or DEBIAN_PSEUDO_DIR)
         if not Path(self.pseudo_dir).is_dir():
             raise InputError(f"pseudopotential folder not found: {self.pseudo_dir} "
                              "(set pseudo_dir in the qe preset or SSEFLOW_QE_PSEUDO_DIR)")
         self.pseudopotentials = find_pseudopotentials(self.pseudo_dir, str(p.get("functional", "pbe")),
                                                       p.get("pseudopotentials") or {})
-        cmd = resolve_command(p.get("command"), "SSEFLOW_QE_CMD", p.get("fw_env"), ("ASE_ESPRESSO_COMMAND",))
+        cmd = resolve_command(p.get("command"), "qe_cmd", p.get("fw_env"), ("ASE_ESPRESSO_COMMAND",))
         if cmd is None and shutil.which("pw.x"):
             cmd = "pw.x"
         self.command = cmd

@@ -84,7 +84,7 @@ class VASPBackend(Backend):
 
     def check(self) -> None:
         p = self.parameters
-        self.command = resolve_command(p.get("command"), "SSEFLOW_VASP_CMD", p.get("fw_env"))
+        self.command = resolve_command(p.get("command"), "vasp_cmd", p.get("fw_env"))
 
     # ------------------------------------------------------------ inputs
     def input_set(self, structure, task: str = "relax", fmax: float | None = None, steps: int | None = None,

@@ -8,13 +8,15 @@ import io
 import math
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from sseflow.analysis.tables import latex_formula, text_table
-from sseflow.workflows.cli.common import config_option, echo_json, load, reference_options, split_list
+from sseflow.workflows.cli.common import (config_option, echo_json, load, reference_options, split_list,
+                                          validate_formulas)
+from sseflow.workflows.stages.reactions import (Pair, configured_store, li_reservoir, reaction_options,
+                                                reactions)
 
 # Electrochemical windows of real electrolytes span a few volts; beyond these bounds a number
 # is a typo (and would only push every phase into the Li reservoir or out of it).
@@ -25,22 +27,6 @@ PROGRESS_MIN_PAIRS = 25
 FORMATS = ("text", "md", "csv", "latex", "json")
 # Words of a pairs file's potential column that ask for the chemical (closed-system) reaction.
 _CLOSED_WORDS = {"-", "none", "chemical", "closed"}
-
-
-def _store(kind: str, rows: list[dict], rs, excl, reference: str, config: str | None, options: dict) -> None:
-    """Like :func:`sseflow.workflows.cli.window.store_rows`, with the options that change the result."""
-    from sseflow.workflows.store.api import store_results
-
-    n = store_results(kind, rows, {"reference": reference, "reference_hash": rs.content_hash,
-                                   "exclude": list(excl), "options": options}, config=config)
-    click.echo(f"stored {n} {kind} document(s)", err=True)
-
-
-def _payload(result, temperature: float | None) -> dict:
-    d = result.to_dict()
-    if temperature is not None:
-        d["temperature_K"] = temperature
-    return d
 
 
 def _fmt_x(x: float) -> str:
@@ -88,18 +74,6 @@ def format_path(rows: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------ many pairs
-
-@dataclass(frozen=True)
-class Pair:
-    """One reaction to compute: A | B, chemical (``potential`` None) or open to Li at V."""
-    a: str
-    b: str
-    potential: float | None
-    where: str = ""     # "FILE line N" for a pair read from a pairs file
-
-    def context(self) -> str:
-        return f"{self.where}: {self.a} | {self.b}" if self.where else f"{self.a} | {self.b}"
-
 
 def check_potential(value: float, what: str) -> float:
     """``value`` as a potential (V vs Li/Li+), or InputError naming ``what``."""
@@ -199,12 +173,11 @@ def read_pairs(path: str, default_potential: float | None) -> list[Pair]:
 def check_pair(p: Pair) -> None:
     """Refuse Li as a reactant of a pair at a potential (it is the reservoir there)."""
     from sseflow.analysis.errors import InputError
-    from sseflow.analysis.formula import parse_formula
 
     if p.potential is None:
         return
     for f in (p.a, p.b):
-        if set(parse_formula(f)) == {"Li"}:
+        if li_reservoir(f):
             fix = "'-' in its potential column" if p.where else "no --potential"
             raise InputError(f"{p.context()}: {f} cannot be a reactant at a potential: Li is the reservoir of "
                              f"the open system ({fix} for the chemical reaction with Li)")
@@ -237,22 +210,6 @@ class _Progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def react_pairs(rc, pairs: list[Pair], **kw) -> list:
-    """Every pair with one :class:`ReactionCalculator` (phase spaces and LPs built once per
-    chemical system and reused); an InputError names the pair (and its line in a pairs file)."""
-    from sseflow.analysis.errors import InputError
-
-    results = []
-    with _Progress(len(pairs), "reactions") as bar:
-        for p in pairs:
-            try:
-                results.append(rc.react(p.a, p.b, potential=p.potential, **kw))
-            except InputError as exc:
-                raise InputError(f"{p.context()}: {exc}") from None
-            bar.advance(f"{p.a} | {p.b}")
-    return results
 
 
 # ------------------------------------------------------------------ the pair table
@@ -442,8 +399,7 @@ def react(reactants, reference, energy_column, exclude, partners, pairs_file, po
                 raise InputError("--with is empty: give formulas, comma-separated")
             if not reactants:
                 raise InputError("--with needs at least one composition A to react with them")
-            for f in (*reactants, *bs):
-                parse_formula(f)
+            validate_formulas((*reactants, *bs))
             pairs = [Pair(a, b, potential) for a in reactants for b in bs]
         for p in pairs:
             check_pair(p)
@@ -469,7 +425,7 @@ def react(reactants, reference, energy_column, exclude, partners, pairs_file, po
             parse_formula(reactant_b)
         if potential is not None:
             for f in (reactant_a, reactant_b):
-                if f and set(parse_formula(f)) == {"Li"}:
+                if f and li_reservoir(f):
                     raise InputError(f"{f} cannot be a reactant at a potential: Li is the reservoir of the open "
                                      f"system (drop --potential for the chemical reaction with Li)")
         elif include_decomposition:
@@ -477,8 +433,7 @@ def react(reactants, reference, energy_column, exclude, partners, pairs_file, po
     series = alloys.strip()
     if series.lower() not in ("hull", "default"):
         series = split_list(alloys)
-        for f in series:
-            parse_formula(f)
+        validate_formulas(series)
     if plot:
         check_figure_path(plot)
 
@@ -502,34 +457,32 @@ def react(reactants, reference, energy_column, exclude, partners, pairs_file, po
         for note in (report.notes if report else []):
             click.echo(f"note: {note}", err=True)
     rc = ReactionCalculator(rs, excl)      # one for every pair: reference, phase spaces and LPs shared
-    kw = dict(include_decomposition=include_decomposition, use_hull_energy=use_hull_energy)
-    options = {"include_decomposition": include_decomposition, "use_hull_energy": use_hull_energy,
-               "energy_a": energy_a, "energy_b": energy_b}
-    if temperature is not None:
-        options["temperature_K"] = temperature
+    options = reaction_options(include_decomposition, use_hull_energy, energy_a, energy_b, temperature)
+    extra = None
+    if lithiation_path:
+        from sseflow.analysis.anodes import lithiation_series
+
+        phases = lithiation_series(rc.windows, series)
+        pairs = [Pair(reactant_a, ph.formula, potential) for ph in phases]
+        extra = [{"alloy": ph.formula, "li_per_si": ph.li_per_si, "alloy_potential_V": ph.potential_V,
+                  "alloy_e_above_hull_meV": ph.e_above_hull_meV} for ph in phases]
+    elif not many:
+        pairs = [Pair(reactant_a, reactant_b, potential)]
+    with _Progress(len(pairs) if many else 0, "reactions") as bar:
+        done = reactions(rs, excl, pairs, options, reference=reference, calculator=rc, extra=extra,
+                         store=configured_store(config) if store else None, label_errors=many,
+                         progress=bar.advance)
+    if store:
+        click.echo(f"stored {len(done.keys)} reaction document(s)", err=True)
+    results, rows = done.results, done.payloads
 
     if many:
-        results = react_pairs(rc, pairs, **kw)
-        payloads = [_payload(r, temperature) for r in results]
-        if store:
-            _store("reaction", payloads, rs, excl, reference, config, options)
         if fmt == "json":
-            echo_json(payloads)
+            echo_json(rows)
         else:
             click.echo(_text(results, fmt), nl=False)
         notes = sorted({n for r in results for n in r.notes})
     elif lithiation_path:
-        from sseflow.analysis.anodes import lithiation_series
-
-        phases = lithiation_series(rc.windows, series)
-        results, rows = [], []
-        for ph in phases:
-            r = rc.react(reactant_a, ph.formula, potential=potential, energy_a=energy_a, **kw)
-            results.append(r)
-            rows.append({**_payload(r, temperature), "alloy": ph.formula, "li_per_si": ph.li_per_si,
-                         "alloy_potential_V": ph.potential_V, "alloy_e_above_hull_meV": ph.e_above_hull_meV})
-        if store:
-            _store("reaction", rows, rs, excl, reference, config, options)
         if fmt == "json":
             echo_json(rows)
         elif fmt == "text":
@@ -541,12 +494,9 @@ def react(reactants, reference, energy_column, exclude, partners, pairs_file, po
             click.echo(format_pairs(results, fmt, _path_extra(rows, fmt == "csv")), nl=False)
         notes = sorted({n for r in results for n in r.notes})
     else:
-        r = rc.react(reactant_a, reactant_b, potential=potential, energy_a=energy_a, energy_b=energy_b, **kw)
-        results = [r]
-        if store:
-            _store("reaction", [_payload(r, temperature)], rs, excl, reference, config, options)
+        r = results[0]
         if fmt == "json":
-            echo_json(_payload(r, temperature))
+            echo_json(rows[0])
         elif fmt == "text":
             click.echo(format_reaction(r), nl=False)
         else:

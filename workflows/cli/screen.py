@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.common import config_option, load, reference_options, split_list
+from sseflow.workflows.cli.common import config_option, load, reference_options, split_list, validate_formulas
+from sseflow.workflows.stages.reactions import configured_store, screening
 
 
 @click.command()
@@ -36,7 +37,7 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     from sseflow.analysis.errors import InputError
     from sseflow.analysis.formula import parse_formula
     from sseflow.analysis.plots import check_figure_path
-    from sseflow.analysis.screening import format_screening, screen as run_screen
+    from sseflow.analysis.screening import format_screening
 
     parse_formula(electrolyte)
     anode = anode_formula(anode)
@@ -44,18 +45,15 @@ def screen(electrolyte, reference, energy_column, exclude, anode, candidates, as
     if cands is not None:
         if not cands:
             raise InputError("--candidates is empty")
-        for c in cands:
-            parse_formula(c)
+        validate_formulas(cands)
     if plot:
         check_figure_path(plot)
     rs, excl = load(reference, energy_column, exclude)
-    result = run_screen(electrolyte, anode, rs, cands, excl)
+    done = screening(rs, excl, electrolyte, anode, cands, reference=reference,
+                     store=configured_store(config) if store else None)
+    result = done.result
     if store:
-        from sseflow.workflows.store.api import store_results
-
-        n = store_results("screening", result.rows, {"reference": reference, "reference_hash": rs.content_hash,
-                                                      "exclude": list(excl)}, config=config)
-        click.echo(f"stored {n} screening document(s)", err=True)
+        click.echo(f"stored {len(done.keys)} screening document(s)", err=True)
     text = format_screening(result.rows, "json" if as_json else fmt)
     if not text.endswith("\n"):
         text += "\n"

@@ -65,5 +65,8 @@ def __getattr__(name: str):
     return value
 
 
+# FireWorks uses (or will use) its file store in this process: guard the clients it makes itself
+# (rlaunch's LaunchPad, auto_load ...), before or after this import. The one patch of
+# mongomock-persistence: see sseflow.workflows.store.persistence and docs/architecture.md.
 if "mongomock_persistence" in sys.modules or os.environ.get("MONGOMOCK_SERVERSTORE_FILE"):
     importlib.import_module("sseflow.workflows.store.persistence").install()

@@ -16,6 +16,16 @@ replaces its loader and its at-exit writer in this process (every client FireWor
 
 The process's own client (:class:`sseflow.workflows.store.client.StoreHandle`) is written by its handle,
 with the same checks, at the points sseflow flushes and at exit.
+
+This is a patch of third-party code (mongomock-persistence's own patch of mongomock's
+``ServerStore``), kept because nothing else reaches the clients FireWorks makes: ``rlaunch``,
+``LaunchPad.from_file`` and ``auto_load`` build ``mongomock_persistence.MongoClient()`` without
+any option sseflow could set, and each such client registers its unguarded writer when it is
+made. :func:`install` is the only function that applies it (idempotent; clients made before it
+get the guarded writer too); it runs when ``sseflow.workflows.store`` is imported in a process
+whose FireWorks uses the file store (``MONGOMOCK_SERVERSTORE_FILE`` set, or mongomock-persistence
+imported), and when sseflow opens an embedded store (:func:`sseflow.workflows.store.client.connect`),
+which is what selects the file store for FireWorks. docs/architecture.md lists it.
 """
 from __future__ import annotations
 
@@ -118,7 +128,11 @@ def _loading_init(self, filename=None):
 
 
 def install():
-    """Guard mongomock-persistence in this process (idempotent); returns the module."""
+    """Guard mongomock-persistence in this process (idempotent); returns the module.
+
+    Replaces ``ServerStore.__init__`` (the loader) and ``ServerStore._to_file`` (the at-exit
+    writer) that mongomock-persistence put on mongomock's class, and gives clients loaded
+    before this call the guarded writer. Where it is called: see the module docstring."""
     global _INSTALLED
     already = "mongomock_persistence" in sys.modules
     import mongomock_persistence

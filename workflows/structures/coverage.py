@@ -46,8 +46,9 @@ def library_formulas(chemsys) -> dict[str, list[str]]:
 def _reference_set(reference):
     if isinstance(reference, (str, os.PathLike)):
         from sseflow.analysis.reference import load_reference
+        from sseflow.workflows.settings import settings
 
-        return load_reference(reference)
+        return load_reference(reference, cache_dir=settings().cache_dir)
     return reference
 
 
@@ -185,22 +186,33 @@ def study_formulas(study, chemsys) -> set[str]:
     return out
 
 
-def study_reference_file(study) -> tuple[str | None, str]:
-    """The reference file a computed study's structures are compared with and where it was named:
-    the study's ``reference.file``, else the configured default (``$SSEFLOW_REFERENCE``, the config
-    file's ``reference:``); ``(None, why)`` when there is none."""
-    p = study.reference.path()
-    if p is not None:
-        return str(p), "the study's reference.file"
+def coverage_reference(file=None) -> tuple[str | None, str]:
+    """The reference file computed hulls are compared with, and where it was named: ``file`` (a
+    study's ``reference.file``), else the configured default (``$SSEFLOW_REFERENCE``, the config
+    file's ``reference:``), else the shared Materials Project table when it is present
+    (``$SSEFLOW_SHARED/data`` or the ``shared`` folder beside the checkout); ``(None, why)`` when
+    there is none."""
+    if file:
+        return str(file), "the study's reference.file"
     from sseflow.workflows.store.config import ConfigError, default_reference
 
     try:
         ref, where = default_reference()
     except ConfigError as exc:
         return None, str(exc)
-    if not ref:
-        return None, "no reference file (set SSEFLOW_REFERENCE or 'reference:' in the sseflow config file)"
-    return ref, where or "config"
+    if ref:
+        return ref, where or "config"
+    from sseflow.workflows.structures.validate import default_reference_csv
+
+    shared = default_reference_csv()
+    if shared.is_file():
+        return str(shared), "the shared Materials Project table"
+    return None, "no reference file (set SSEFLOW_REFERENCE or 'reference:' in the sseflow config file)"
+
+
+def study_reference_file(study) -> tuple[str | None, str]:
+    """:func:`coverage_reference` of a study."""
+    return coverage_reference(study.reference.path())
 
 
 def study_coverage(study, reference: str | None = None) -> tuple[list[dict], list[str]]:

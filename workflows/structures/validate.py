@@ -174,7 +174,7 @@ def _reference(path: Path):
     if key not in _REFERENCES:
         from sseflow.analysis.reference import load_reference
 
-        _REFERENCES[key] = load_reference(path)
+        _REFERENCES[key] = load_reference(path, cache_dir=settings().cache_dir)
     return _REFERENCES[key]
 
 
