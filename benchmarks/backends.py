@@ -19,7 +19,10 @@ relaxed elemental references, next to the MP numbers (lowest row per reduced for
     .venv/bin/python benchmarks/backends.py --models chgnet,sevennet[,sevennet:7net-l3i5] [--max-structures 12]
 
 (``sevennet`` is SevenNet-0 with the MP2020 corrections ``entries_from_results`` applies; relaxed
-results are cached per model in out/model_table/ and reused when the settings match.)
+results are cached per model in out/model_table/ and reused when the settings match. Each model's
+formation energies are printed on the MP table's own scale, the scheme it declares, MP-legacy for
+the shared table, converted with ``entries_on_scale``, with the difference on the models' MP2020
+scale beside them.)
 
 CPU time (process_time) is the headline number: it is what the layer costs and it does not
 depend on what else runs on the machine; wall time is printed beside it. One torch thread.
@@ -199,6 +202,11 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(docs))
     entries = entries_from_results(list(docs.values()), "chgnet")
+    from sseflow.analysis.schemes import declared_scheme
+    from sseflow.workflows.computed_entries import entries_on_scale
+
+    table_scheme = declared_scheme(MP_CSV)[0] or "MP2020"
+    entries = entries_on_scale(entries, table_scheme)     # the table's scale (MP-legacy for the shared one)
     ours: dict[str, float] = {}
     for e in entries:
         ours[e.reduced_formula] = min(ours.get(e.reduced_formula, math.inf), e.energy_per_atom)
@@ -211,7 +219,8 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
                 continue
             if red in ours:
                 mp[red] = min(mp.get(red, math.inf), float(rec["target"]))
-    print("\nCHGNet formation energies of library phases vs MP (lowest-energy polymorph row), eV/atom")
+    print(f"\nCHGNet formation energies of library phases vs MP (lowest-energy polymorph row), eV/atom, "
+          f"on the table's {table_scheme} scale")
     print(f"{'formula':14s} {'CHGNet':>8s} {'MP':>8s} {'diff':>7s}")
     diffs = []
     for f in sorted(ours, key=lambda k: (len(k), k)):
@@ -333,18 +342,25 @@ def relax_model(label: str, backend: str, overrides: dict, names: list[str], fma
 
 def model_table(models: list[str], max_structures: int, fmax: float, steps: int, cache_dir: Path,
                 as_json: bool = False) -> int:
+    """Formation energies of the table phases from each model, against the MP table on two scales:
+    the models' own (MP2020: CHGNet as predicted, SevenNet with the MP2020 corrections) and the
+    table's (its declared scheme, MP-legacy for the shared matbench table), the computed entries
+    converted by ``entries_on_scale``."""
     import math
 
     import torch
 
     from sseflow.analysis.formula import parse_formula
-    from sseflow.workflows.computed_entries import entries_from_results
+    from sseflow.analysis.schemes import declared_scheme
+    from sseflow.workflows.computed_entries import entries_from_results, entries_on_scale
     from sseflow.workflows.structures.library import get_structure
 
     torch.set_num_threads(1)
     if not MP_CSV.is_file():
         print(f"shared MP data not found: {MP_CSV}", file=sys.stderr)
         return 2
+    table_scheme, how = declared_scheme(MP_CSV)
+    table_scheme = table_scheme or "MP2020"
     compounds = TABLE_PHASES[:max_structures]
     formula = {n: get_structure(n).composition.reduced_formula for n in compounds}
     elements = sorted({el for n in compounds for el in parse_formula(formula[n])})
@@ -355,12 +371,11 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
     for label, backend, overrides in specs:
         docs, meta = relax_model(label, backend, overrides, names, fmax, steps, cache_dir)
         entries = entries_from_results(docs, meta["calc"])
-        ef: dict[str, float] = {}
-        for e in entries:
-            ef[e.reduced_formula] = min(ef.get(e.reduced_formula, math.inf), e.energy_per_atom)
+        scaled = entries_on_scale(entries, table_scheme)
         by_name = dict(zip(names, docs))
         results[label] = {
-            "ef": {n: ef[formula[n]] for n in compounds},
+            "ef": _lowest(entries, formula, compounds),                  # MP2020 scale
+            "ef_table": _lowest(scaled, formula, compounds),             # the table's scale
             "cpu_s": {n: by_name[n]["cpu_s"] for n in names},
             "wall_s": {n: by_name[n]["wall_s"] for n in names},
             "steps": {n: by_name[n]["n_steps"] for n in names},
@@ -369,43 +384,62 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
         }
     summary = {}
     for label, r in results.items():
-        diffs = {n: r["ef"][n] - mp[formula[n]][0] for n in compounds if formula[n] in mp}
-        mae = sum(abs(d) for d in diffs.values()) / len(diffs)
-        rest = [abs(d) for n, d in diffs.items() if formula[n] != OUTLIER]
-        summary[label] = {"mae": mae, "mae_without_Li2PS3": sum(rest) / len(rest) if rest else math.nan,
-                          "n": len(diffs), "max_abs": max(abs(d) for d in diffs.values()),
-                          "cpu_s_per_structure": sum(r["cpu_s"].values()) / len(names),
-                          "wall_s_per_structure": sum(r["wall_s"].values()) / len(names),
-                          "not_converged": [n for n, c in r["converged"].items() if not c]}
+        s = {"n": 0}
+        for key, tag in (("ef", "mp2020"), ("ef_table", "table")):
+            diffs = {n: r[key][n] - mp[formula[n]][0] for n in compounds if formula[n] in mp}
+            rest = [abs(d) for n, d in diffs.items() if formula[n] != OUTLIER]
+            worst = max(diffs, key=lambda n: abs(diffs[n]))
+            s.update({f"mae_{tag}": sum(abs(d) for d in diffs.values()) / len(diffs),
+                      f"mae_{tag}_without_Li2PS3": sum(rest) / len(rest) if rest else math.nan,
+                      f"mean_{tag}": sum(diffs.values()) / len(diffs),
+                      f"max_abs_{tag}": (abs(diffs[worst]), worst), "n": len(diffs)})
+        s.update({"cpu_s_per_structure": sum(r["cpu_s"].values()) / len(names),
+                  "wall_s_per_structure": sum(r["wall_s"].values()) / len(names),
+                  "not_converged": [n for n, c in r["converged"].items() if not c]})
+        summary[label] = s
     if as_json:
-        print(json.dumps({"mp": {n: mp.get(formula[n]) for n in compounds}, "models": results,
-                          "summary": summary}, indent=1))
+        print(json.dumps({"mp": {n: mp.get(formula[n]) for n in compounds}, "table_scheme": table_scheme,
+                          "models": results, "summary": summary}, indent=1))
         return 0
     print(f"Formation energies (eV/atom) of {len(compounds)} library phases (primitive cells, FIRE + "
           f"FrechetCellFilter, fmax {fmax}, <= {steps} steps, 1 torch thread), each model against its own "
           f"relaxed {', '.join(ELEMENT_PHASES[e] for e in elements)}; MP = lowest row of the reduced formula in "
-          f"{MP_CSV.name} (rows of that formula in brackets)\n")
+          f"{MP_CSV.name} (rows of that formula in brackets), on scheme {table_scheme} ({how or 'assumed'}).\n"
+          f"Each model's value is on the table's scale (entries_on_scale); diff = model - MP on that scale, "
+          f"d2020 = diff before the conversion (the models' MP2020 scale)\n")
     head = f"{'phase':10s} {'formula':9s} {'atoms':>5s} {'MP':>12s}"
     for label in results:
-        head += f" {label:>16s} {'diff':>7s}"
+        head += f" {label:>18s} {'diff':>7s} {'d2020':>7s}"
     print(head)
     for n in compounds:
         s = get_structure(n, primitive=True)
         m = mp.get(formula[n])
         line = f"{n:10s} {formula[n]:9s} {len(s):5d} " + (f"{m[0]:8.3f} ({m[1]})" if m else f"{'-':>12s}")
         for label, r in results.items():
-            e = r["ef"][n]
-            line += f" {e:16.3f} " + (f"{e - m[0]:+7.3f}" if m else f"{'-':>7s}")
+            e, e20 = r["ef_table"][n], r["ef"][n]
+            line += f" {e:18.3f} " + (f"{e - m[0]:+7.3f} {e20 - m[0]:+7.3f}" if m else f"{'-':>7s} {'-':>7s}")
         print(line)
     print()
     for label, s in summary.items():
         r = results[label]
-        print(f"{label:18s} MAE {s['mae']:.3f} eV/atom over {s['n']} ({s['mae_without_Li2PS3']:.3f} without "
-              f"Li4P2S6), max |diff| {s['max_abs']:.3f}; {s['cpu_s_per_structure']:.1f} s CPU "
-              f"({s['wall_s_per_structure']:.1f} s wall) per structure over {len(names)} relaxations "
-              f"({sum(r['steps'].values())} steps), model load {r['load_cpu_s']:.1f} s CPU"
+        print(f"{label:18s} {table_scheme} scale: MAE {s['mae_table']:.3f} eV/atom over {s['n']} "
+              f"({s['mae_table_without_Li2PS3']:.3f} without Li4P2S6), mean {s['mean_table']:+.3f}, max |diff| "
+              f"{s['max_abs_table'][0]:.3f} ({s['max_abs_table'][1]}) | MP2020 scale: MAE {s['mae_mp2020']:.3f} "
+              f"({s['mae_mp2020_without_Li2PS3']:.3f} without Li4P2S6), mean {s['mean_mp2020']:+.3f}")
+        print(f"{'':18s} {s['cpu_s_per_structure']:.1f} s CPU ({s['wall_s_per_structure']:.1f} s wall) per structure "
+              f"over {len(names)} relaxations ({sum(r['steps'].values())} steps), model load {r['load_cpu_s']:.1f} s CPU"
               + (f"; not converged: {', '.join(s['not_converged'])}" if s["not_converged"] else ""))
     return 0
+
+
+def _lowest(entries, formula: dict, compounds: list[str]) -> dict[str, float]:
+    """{phase name: lowest formation energy among ``entries`` of its reduced formula}."""
+    import math
+
+    ef: dict[str, float] = {}
+    for e in entries:
+        ef[e.reduced_formula] = min(ef.get(e.reduced_formula, math.inf), e.energy_per_atom)
+    return {n: ef[formula[n]] for n in compounds}
 
 
 def main(argv=None) -> int:

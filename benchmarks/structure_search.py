@@ -21,6 +21,9 @@ CASES = {
     "Li2S-Z1": ("Li2S", "Li2S", None, 1, 12),
     "Li3P-Z2-P63/mmc": ("Li3P", "Li3P", 194, 2, 4),
     "Li3P-Z2": ("Li3P", "Li3P", None, 2, 12),
+    "Li3P-Z2-P63/mmc-40": ("Li3P", "Li3P", 194, 2, 40),
+    "Li3PS4-gamma-Z2-Pmn21": ("Li3PS4", "Li3PS4-gamma", 31, 2, 30),
+    "SiP2-Z8-Pbam": ("SiP2", "SiP2-Pbam", 55, 8, 20),
 }
 
 

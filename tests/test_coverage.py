@@ -145,13 +145,35 @@ def test_report_coverage_entry_and_footnote(tmp_path, monkeypatch):
              "t4": {"formula": "Li60Si16"}}
     store = SimpleNamespace(get=lambda kind, k: tasks.get(k))
     cov = report._coverage({"Li-Si": {"task_ids": list(tasks)}}, {"source": "computed"}, store)
-    assert cov["systems"]["Li-Si"] == {"hull_present": ["Li", "Si", "LiSi"], "near_hull_present": [["Li15Si4", 10.0]],
-                                       "missing": [["Li21Si5", 0.0]]}
+    assert cov["systems"]["Li-Si"] == {"searched": [], "hull_present": ["Li", "Si", "LiSi"],
+                                       "near_hull_present": [["Li15Si4", 10.0]], "missing": [["Li21Si5", 0.0]]}
     json.dumps(cov)                                       # kept in the stored manifest
     note = report._coverage_footnote(cov)
     assert note == ("\nHull coverage vs ref.csv (phases within 25 meV/atom of its hull; E_hull in meV/atom): "
                     "Li-Si: 3 hull and 1 near-hull phases computed; missing Li21Si5 (0).\n")
     assert report._coverage_footnote(None) == ""
+
+
+def test_searched_structures_are_named(tmp_path, monkeypatch):
+    """Phases whose library structure is a model prediction (an ordered prototype, a search) are
+    marked in the coverage rows and named in the report's footnote; sourced ones are not."""
+    from types import SimpleNamespace
+
+    from sseflow.workflows import report
+
+    csv = tmp_path / "lipsi.csv"
+    csv.write_text("formula,e_form\nLi,0\nSi,0\nP,0\nLiSi,-0.2\nLi3P,-0.6\nLi5SiP3,-0.55\n")
+    cov = coverage("Li-P-Si", str(csv))
+    flags = {r["formula"]: r["searched"] for r in cov["hull_present"]}
+    assert flags["Li5SiP3"] is True and flags["LiSi"] is False and flags["Li3P"] is False
+    monkeypatch.setenv("SSEFLOW_REFERENCE", str(csv))
+    tasks = {"a": {"formula": "Li"}, "b": {"formula": "Si"}, "c": {"formula": "P"}, "d": {"formula": "Li10Si2P6"},
+             "e": {"formula": "LiSi"}}
+    store = SimpleNamespace(get=lambda kind, k: tasks.get(k))
+    rep = report._coverage({"Li-P-Si": {"task_ids": list(tasks)}}, {"source": "computed"}, store)
+    assert rep["systems"]["Li-P-Si"]["searched"] == ["Li5SiP3"]
+    note = report._coverage_footnote(rep)
+    assert "phases computed (searched or ordered structures: Li5SiP3); missing Li3P (0)" in note
 
 
 @pytest.mark.skipif(not MP_CSV.is_file(), reason="Materials Project table not available")
@@ -184,7 +206,8 @@ NEW = {  # library name: (reduced formula, space group, original id)
     "Li3PS4-beta": ("Li3PS4", 62, None), "SiP2-Pbam": ("SiP2", 55, "JVASP-152"), "SiS2-I-42d": ("SiS2", 122, "mp-7583"),
     "GeS2-I-42d": ("GeS2", 122, "mp-7582"), "LiI": ("LiI", 186, "mp-570935"), "MgF2": ("MgF2", 136, "mp-1249"),
     "LiAlO2-gamma": ("LiAlO2", 92, "mp-3427"), "LiAlO2-alpha": ("LiAlO2", 166, "mp-8001"),
-    "Li2ZrF6": ("Li2ZrF6", 162, "mp-4002"),
+    "Li2ZrF6": ("Li2ZrF6", 162, "mp-4002"), "Li2ZrO3": ("Li2ZrO3", 15, "mp-4156"),
+    "LiGe-I4_1amd": ("LiGe", 141, "mp-8490"), "PCl3": ("PCl3", 62, "mp-23230"), "P4S5": ("P4S5", 4, "mp-690"),
 }
 
 

@@ -177,3 +177,18 @@ def test_cli_schottky_on_a_build_folder_then_reanalysed(tmp_path, monkeypatch, c
         from sseflow.workflows.store import client as store_client
 
         store_client.close_all()
+
+
+def test_vacuum_slab_gets_the_dipole_layer(tmp_path):
+    """A cell with vacuum along the normal (a built interface stacked with vacuum is periodic in
+    all three directions) runs with GPAW's dipole layer, open along the normal."""
+    atoms = toy_li_lif()
+    atoms.cell[2, 2] += 8.0
+    atoms.center(axis=2)
+    assert tuple(atoms.pbc) == (True, True, True)
+    es = electronic_structure(atoms, "gpaw", kpts=(2, 2, 1), ecut=200.0, band_factor=1.2,
+                              periods={"electrolyte": D_LIF, "electrode": 1.745})
+    assert es.parameters["dipole_correction"]
+    assert len(es.potential) == len(es.z) and np.isfinite(es.fermi_level)
+    # the potential is flat in the vacuum on each side of the slab, with a step between (the dipole layer)
+    assert es.potential.max() - es.fermi_level > 1.0

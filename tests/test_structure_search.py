@@ -116,3 +116,123 @@ def test_bad_input_is_one_line_exit_2(args, word, tmp_path):
     assert len(lines) == 1 and word in lines[0], p.stderr
     assert p.stdout == ""
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ rigid-unit search
+
+def _angle(a, b, c):
+    import numpy as np
+
+    u, v = np.asarray(a) - b, np.asarray(c) - b
+    return float(np.degrees(np.arccos(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v))))
+
+
+def test_rigid_units_have_the_stated_geometry():
+    import numpy as np
+
+    ps4 = ss.unit_molecule("PS4")
+    assert ps4.composition.formula == "P1 S4"
+    d = ps4.distance_matrix[0, 1:]
+    assert d == pytest.approx([ss.P_S_BOND] * 4)
+    assert _angle(ps4.cart_coords[1], ps4.cart_coords[0], ps4.cart_coords[2]) == pytest.approx(109.47, abs=0.01)
+    p2s7 = ss.unit_molecule("P2S7")
+    assert p2s7.composition.reduced_formula == "P2S7"
+    sp = [str(s) for s in p2s7.species]
+    dm = p2s7.distance_matrix
+    bonds = [(i, j) for i in range(len(sp)) for j in range(i + 1, len(sp)) if dm[i, j] < 2.5]
+    assert len(bonds) == 8 and all({sp[i], sp[j]} == {"P", "S"} for i, j in bonds)
+    assert dm[dm < 2.5][dm[dm < 2.5] > 0] == pytest.approx([ss.P_S_BOND] * 16)
+    bridge = [i for i in range(len(sp)) if sp[i] == "S" and sum(i in b for b in bonds) == 2]
+    assert len(bridge) == 1
+    p = [i for i in range(len(sp)) if sp[i] == "P"]
+    assert _angle(p2s7.cart_coords[p[0]], p2s7.cart_coords[bridge[0]], p2s7.cart_coords[p[1]]) == \
+        pytest.approx(ss.TETRAHEDRAL, abs=0.01)
+    s_idx = [i for i in range(len(sp)) if sp[i] == "S"]
+    nb = [dm[i, j] for i in s_idx for j in s_idx if i < j]
+    assert min(nb) > 3.0                                # the two halves are staggered, no S-S clash
+    assert ss.unit_molecule("Li").composition.formula == "Li1"
+    with pytest.raises(InputError, match="unknown rigid unit"):
+        ss.unit_molecule("PS5")
+    assert np.allclose(p2s7.center_of_mass, p2s7.center_of_mass)
+
+
+def test_units_split_the_formula():
+    sp, c = ss.parse_target("Li7P3S11")
+    assert ss.split_units(sp, c, ss.parse_units("PS4,P2S7")) == [("PS4", 1), ("P2S7", 1), ("Li", 7)]
+    sp, c = ss.parse_target("Li3PS4")
+    assert ss.split_units(sp, c, ss.parse_units("PS4")) == [("PS4", 1), ("Li", 3)]
+    with pytest.raises(InputError, match="more"):
+        ss.split_units(sp, c, ss.parse_units("PS4*2"))
+    with pytest.raises(InputError, match="UNIT"):
+        ss.parse_units("PS4*x")
+
+
+def test_unit_draw_is_symmetric_whole_and_keeps_units_intact():
+    import numpy as np
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    sp, c = ss.parse_target("Li7P3S11")
+    parts = ss.split_units(sp, c, ss.parse_units("PS4,P2S7"))
+    s = None
+    for seed in range(6):
+        s = ss.generate_units(parts, 2, 2, seed, volume=26.0 * 42)
+        if s is not None:
+            break
+    assert s is not None
+    assert s.composition.formula == "Li14 P6 S22"
+    assert s.volume == pytest.approx(26.0 * 42)
+    assert SpacegroupAnalyzer(s, symprec=0.01).get_space_group_number() >= 2       # the inversion is there
+    assert ss._too_close(s) is None
+    # every P keeps 4 S at the unit's bond length; Li sits at least ATOM_GAP from S
+    dm = s.distance_matrix
+    sym = np.array([str(x.specie) for x in s])
+    for i in np.where(sym == "P")[0]:
+        assert np.sum(np.abs(dm[i, sym == "S"] - ss.P_S_BOND) < 0.01) == 4
+    assert dm[np.ix_(sym == "Li", sym == "S")].min() >= ss.ATOM_GAP["S"] - 1e-6
+
+
+def test_units_need_a_space_group(tmp_path):
+    p = run_cli("phases", "search", "Li3PS4", "-z", 2, "--units", "PS4", "--calculator", "emt", "-o", tmp_path,
+                timeout=120)
+    assert p.returncode == 2 and "--units needs --spacegroup" in p.stderr.strip().splitlines()[0]
+
+
+# ------------------------------------------------------------------ searched / ordered library phases
+
+def _searched_rows():
+    from sseflow.workflows.structures.library import phases
+
+    return [r for r in phases() if r.get("origin") in ("searched", "ordered prototype")]
+
+
+def test_searched_library_phases_carry_their_provenance():
+    rows = _searched_rows()
+    assert {r["formula"] for r in rows} >= {"Li5SiP3", "SiP", "Li7P3S11"}
+    for r in rows:
+        for key in ("source", "model", "note", "licence", "method"):
+            assert r.get(key), (r["name"], key)
+        m = r["method"]
+        assert m["calculator"] == "chgnet" and m["model"].startswith("CHGNet")
+        assert "not an experimental" in r["note"]
+        if r["origin"] == "searched":
+            for key in ("trials", "spacegroups_searched", "z", "seed", "energy_above_next_distinct_meV"):
+                assert key in m, (r["name"], key)
+        else:
+            for key in ("prototype", "ordering_method", "orderings_relaxed", "supercell"):
+                assert key in m, (r["name"], key)
+
+
+@pytest.mark.parametrize("row", _searched_rows(), ids=lambda r: r["name"])
+def test_searched_library_phase_parses_as_stated(row):
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from sseflow.workflows.structures.library import DATA_DIR, get_structure
+
+    text = (DATA_DIR / row["file"]).read_text()
+    head = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
+    assert ("SEARCHED" in head) or ("ORDERED MODEL" in head)
+    s = get_structure(row["name"])
+    assert s.is_ordered and len(s) == row["nsites"]
+    assert s.composition.reduced_formula == row["formula"]
+    assert SpacegroupAnalyzer(s, symprec=0.01).get_space_group_number() == row["spacegroup"]
+    assert ss._too_close(s) is None

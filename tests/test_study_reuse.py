@@ -216,3 +216,25 @@ def test_status_watch_on_a_terminal_while_the_store_is_held(home, tmp_path, caps
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_changed_structure_library_is_a_changed_input(home, tmp_path, monkeypatch):
+    """A study's phases come from the structure library: adding or changing a library file makes
+    the study's inputs differ (it is rebuilt, its stored relaxations reused), an untouched one not."""
+    import shutil
+
+    from sseflow.workflows import workflow_build
+    from sseflow.workflows.structures import library
+    from sseflow.workflows.study import load_study
+
+    lib = tmp_path / "lib"
+    shutil.copytree(library.DATA_DIR, lib)
+    monkeypatch.setattr(library, "DATA_DIR", lib)
+    st = load_study(write_study(tmp_path), check_backends=False)
+    before = workflow_build.inputs_hash(st)
+    assert before is not None and workflow_build.inputs_hash(st) == before
+    (lib / "Extra.cif").write_text((lib / "Li.cif").read_text())
+    added = workflow_build.inputs_hash(st)
+    assert added != before
+    (lib / "Li.cif").write_text((lib / "Li.cif").read_text() + "\n")
+    assert workflow_build.inputs_hash(st) not in (before, added)

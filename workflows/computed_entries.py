@@ -5,7 +5,10 @@ formation energies per atom referenced to the *same backend's* elemental phases 
 energy per atom among that backend's elemental results), so
 ``ReferenceSet.from_entries(entries_from_results(...))`` builds phase diagrams from
 sseflow's calculations alone. Entries from different correction schemes are never mixed
-silently: :func:`merge_entries` refuses unless the schemes agree.
+silently: :func:`merge_entries` refuses unless the schemes agree, and
+:func:`entries_on_scale` moves entries of the Materials Project family (MP2020, pre-2020
+``MP-legacy``, uncorrected) onto the scale of the set they are to be mixed with
+(:mod:`sseflow.analysis.schemes` does the arithmetic).
 """
 from __future__ import annotations
 
@@ -35,26 +38,83 @@ def mp2020_correction(structure) -> float:
     (anion types from the structure, oxidation states guessed from the composition); an oxide
     or fluoride of an MP Hubbard-U metal is a GGA+U entry with MP's U values, as in MPtrj.
     """
-    import warnings
+    from sseflow.analysis.schemes import MP2020, scheme_correction
 
-    from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
-    from pymatgen.entries.computed_entries import ComputedStructureEntry
-
-    u_values = {"Co": 3.32, "Cr": 3.7, "Fe": 5.3, "Mn": 3.9, "Mo": 4.38, "Ni": 6.2, "V": 3.25, "W": 6.2}
-    els = {str(el) for el in structure.composition.elements}
-    hubbards = {el: u_values[el] for el in els & set(u_values)} if els & {"O", "F"} else {}
-    params = {"run_type": "GGA+U" if hubbards else "GGA", "hubbards": hubbards, "is_hubbard": bool(hubbards)}
-    entry = ComputedStructureEntry(structure, 0.0, parameters=params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        adjustments = MaterialsProject2020Compatibility(check_potcar=False).get_adjustments(entry)
-    return float(sum(a.value for a in adjustments))
+    return scheme_correction(structure, MP2020)
 
 
 def scheme_family(scheme: str | None) -> str | None:
+    """The scale a correction-scheme label puts energies on: ``MP2020`` for CHGNet's label and
+    every name of MP2020, ``MP-legacy``/``uncorrected`` for theirs, else the label itself."""
     if scheme is None:
         return None
-    return _FAMILIES.get(scheme, scheme)
+    if scheme in _FAMILIES:
+        return _FAMILIES[scheme]
+    from sseflow.analysis.schemes import canonical_scheme
+
+    return canonical_scheme(scheme) or scheme
+
+
+def entry_scheme(calculator_scheme: str | None) -> str | None:
+    """The scale of the entries :func:`entries_from_results` makes from a backend whose results
+    carry ``calculator_scheme``: ``MP2020`` for the uncorrected-MPtrj backends (their entries get
+    the MP2020 corrections), else :func:`scheme_family` of the label."""
+    if calculator_scheme in UNCORRECTED_MPTRJ:
+        return "MP2020"
+    return scheme_family(calculator_scheme)
+
+
+def conversion_problem(source: str | None, target: str | None) -> str | None:
+    """Why entries on scale ``source`` cannot be put on scale ``target`` (one line), or None when
+    they can: the same family, or both convertible Materials Project schemes."""
+    from sseflow.analysis.schemes import CONVERTIBLE, scheme_names
+
+    a, b = scheme_family(source), scheme_family(target)
+    if a == b:
+        return None
+    if a in CONVERTIBLE and b in CONVERTIBLE:
+        return None
+    bad = [f"'{s}'" for s, fam in ((source, a), (target, b)) if fam not in CONVERTIBLE]
+    return (f"the correction schemes do not agree and {' and '.join(bad)} cannot be converted "
+            f"(sseflow converts between {scheme_names()})")
+
+
+def entries_on_scale(entries: Iterable[Entry], target_scheme: str, structures: dict | None = None) -> list[Entry]:
+    """``entries`` with their formation energies put on ``target_scheme`` and labelled with it.
+
+    Each entry's own ``correction_scheme`` is its source; entries already on the target's scale
+    are returned unchanged. The conversion (:func:`sseflow.analysis.schemes.convert_formation_energy`)
+    types anions from the entry's structure: ``structures[entry_id]``, else ``entry.data["structure"]``
+    (set by :func:`entries_from_results`), else from its composition. The converted entry keeps
+    ``data`` and records ``converted_from`` and ``energy_per_atom_before``. Raises InputError (one
+    line) when a source or the target is not a scheme sseflow converts.
+    """
+    from sseflow.analysis.schemes import canonical_scheme, convert_formation_energy
+
+    target = scheme_family(target_scheme)
+    out: list[Entry] = []
+    for e in entries:
+        src = scheme_family(e.correction_scheme)
+        if src == target:
+            out.append(e)
+            continue
+        problem = conversion_problem(e.correction_scheme, target_scheme)
+        if problem:
+            raise InputError(f"cannot put {e.name} ({e.entry_id or 'entry'}) on the '{target_scheme}' scale: {problem}")
+        if len(e.composition) == 1:
+            epa = e.energy_per_atom
+        else:
+            s = (structures or {}).get(e.entry_id) or e.data.get("structure")
+            if isinstance(s, dict):
+                from pymatgen.core import Structure
+
+                s = Structure.from_dict(s)
+            epa = convert_formation_energy(e.energy_per_atom, s if s is not None else e.composition,
+                                           src, target)
+        out.append(Entry(e.name, dict(e.composition), epa, e.entry_id, canonical_scheme(target) or target,
+                         data={**e.data, "converted_from": e.correction_scheme,
+                               "energy_per_atom_before": e.energy_per_atom}))
+    return out
 
 
 def _field(r, key):
@@ -117,25 +177,28 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         epa = _field(r, "energy_per_atom")
         if epa is None or not math.isfinite(float(epa)):
             continue
-        comp = _composition(r)
+        struct = _structure(r)
+        if struct is None:
+            raise InputError("result has no structure")
+        comp = {str(el): float(a) for el, a in struct.composition.get_el_amt_dict().items() if a > 0}
         epa = float(epa)
         if scheme in UNCORRECTED_MPTRJ and len(comp) > 1:
-            epa += mp2020_correction(_structure(r)) / sum(comp.values())
-        rows.append((r, comp, epa))
+            epa += mp2020_correction(struct) / sum(comp.values())
+        rows.append((r, comp, epa, struct))
     if not rows:
         raise InputError(f"no completed {name} results to make entries from")
     refs: dict[str, float] = {}
-    for _, comp, epa in rows:
+    for _, comp, epa, _s in rows:
         if len(comp) == 1:
             el = next(iter(comp))
             refs[el] = min(refs.get(el, math.inf), epa)
-    present = set().union(*(set(c) for _, c, _ in rows))
+    present = set().union(*(set(row[1]) for row in rows))
     missing = sorted(present - set(refs))
     if missing:
         raise InputError(f"no {name} result for elemental {', '.join(missing)}: relax the element's reference "
                          f"state with the same calculator (e.g. sseflow relax {missing[0]} --calculator {name})")
     out: list[Entry] = []
-    for r, comp, epa in rows:
+    for r, comp, epa, struct in rows:
         n = sum(comp.values())
         ef = epa - sum(a * refs[el] for el, a in comp.items()) / n
         formula = formula_string(comp)
@@ -147,7 +210,7 @@ def entries_from_results(results: Iterable, backend) -> list[Entry]:
         eid = str(_field(r, "task_id") or _field(r, "key") or f"{name}:{fp or formula}")  # key: a stored TaskDocument
         out.append(Entry(formula, comp, ef, eid, "MP2020" if scheme in UNCORRECTED_MPTRJ else scheme, data={
             "calculator": name, "total_energy_per_atom": epa, "fingerprint": fp,
-            "elemental_references": {el: refs[el] for el in comp},
+            "elemental_references": {el: refs[el] for el in comp}, "structure": struct,
         }))
     return out
 

@@ -27,12 +27,14 @@ from sseflow.workflows.stages.report import interface_table, write_report
 from sseflow.workflows.stages.thermo import reference_for, thermo_for_system
 from sseflow.workflows.stages.worker import end_of_firework, env_chk, task_store
 
-fireworks_ping.install()  # every Rocket that loads these Firetasks: no spurious last ping
+# The one place sseflow patches FireWorks' Rocket (see fireworks_ping and docs/architecture.md): a Rocket
+# imports this module when it checks out a Firework of sseflow, before it starts its ping thread.
+fireworks_ping.install()
 fw_names.register()  # and workflows stored under the old module names still load
 
 __all__ = [
     "RelaxTask", "StaticTask", "ThermoTask", "ReactionTask", "ScreeningTask", "InterfaceTask", "PhononTask",
-    "ReportTask", "SchottkyTask",
+    "ReportTask", "SchottkyTask", "SubstitutionTask",
     # the stages they call (defined in sseflow.workflows.stages)
     "interface_pair", "interface_schottky", "interface_table", "env_chk", "task_store", "end_of_firework",
     "relax_phase", "static_phase", "thermo_for_system", "react_pair", "screen_pair", "phonons_of_phase",
@@ -188,6 +190,25 @@ class PhononTask(_StudyTask):
                                self.get("settings"), self.get("temperatures") or [], spec, store=store)
         self.done(store, fw_spec)
         return FWAction(stored_data={"phonon_id": key})
+
+
+@explicit_serialize
+class SubstitutionTask(_StudyTask):
+    """Substitution screening of one electrolyte site (``compute.substitution``): the candidates
+    relaxed and ranked, stored as SubstitutionDocuments; children get ``substitution_ids``."""
+
+    required_params = ["host", "site", "reference", "calculator"]
+    optional_params = ["substituents", "auto", "preset", "compensations", "study"]
+
+    def run_task(self, fw_spec):
+        from sseflow.workflows.stages.substitution import substitution_for_host
+
+        store, spec = self.context(fw_spec)
+        keys = substitution_for_host(self["host"], self["site"], self.get("substituents"), self.get("auto"),
+                                     self["reference"], self["calculator"], self.get("preset"), spec,
+                                     self.get("study"), self.get("compensations"), store=store)
+        self.done(store, fw_spec)
+        return FWAction(stored_data={"substitutions": keys}, mod_spec=[{"_push_all": {"substitution_ids": keys}}])
 
 
 @explicit_serialize

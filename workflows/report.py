@@ -102,6 +102,7 @@ def report_manifest(output: str, study: dict, reference: dict, spec: dict, store
                                     store),
         "calculators": _calculators(reference_sets, interface_ids, store),
         **({"coverage": _coverage(reference_sets, reference, store)} if reference.get("source") == "computed" else {}),
+        **({"substitution_ids": sorted(set(spec["substitution_ids"]))} if spec.get("substitution_ids") else {}),
     }
 
 
@@ -133,7 +134,9 @@ def _coverage(reference_sets: dict, reference: dict, store) -> dict:
         except InputError as exc:
             systems[cs] = {"note": str(exc)}
             continue
-        systems[cs] = {"hull_present": [r["formula"] for r in cov["hull_present"]],
+        systems[cs] = {"searched": [r["formula"] for r in cov["hull_present"] + cov["near_hull_present"]
+                                    if r["searched"]],
+                       "hull_present": [r["formula"] for r in cov["hull_present"]],
                        "near_hull_present": [[r["formula"], r["e_above_hull_meV"]] for r in cov["near_hull_present"]],
                        "missing": [[r["formula"], r["e_above_hull_meV"]] for r in cov["missing"]]}
     return {"reference": str(ref), "tolerance_meV": 25.0, "systems": systems}
@@ -151,8 +154,9 @@ def _coverage_footnote(cov: dict | None) -> str:
             parts.append(f"{cs}: not checked")
             continue
         miss = ", ".join(f"{f} ({e:g})" for f, e in c["missing"]) or "none"
+        searched = f" (searched or ordered structures: {', '.join(c['searched'])})" if c.get("searched") else ""
         parts.append(f"{cs}: {len(c['hull_present'])} hull and {len(c['near_hull_present'])} near-hull phases "
-                     f"computed; missing {miss}")
+                     f"computed{searched}; missing {miss}")
     return (f"\nHull coverage vs {Path(cov['reference']).name} (phases within {cov['tolerance_meV']:g} meV/atom "
             f"of its hull; E_hull in meV/atom): " + "; ".join(parts) + ".\n")
 
@@ -265,6 +269,7 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
         sk = [_get(store, "schottky", k) for k in manifest.get("schottky_ids") or []]
         write("interfaces.md", interface_table(interfaces, sk, "md"))
         write("interfaces.csv", interface_table(interfaces, sk, "csv"))
+    substitutions = _substitution_report(manifest.get("substitution_ids") or [], store, out, write, written)
     summary = {"study": study, "windows": windows, "windows_at_temperature": temp_windows,
                "interfaces": [{k: d.get(k) for k in ("electrolyte", "anode", "electrolyte_miller", "anode_miller",
                                                      "termination", "area_A2", "strain_percent",
@@ -282,5 +287,34 @@ def write_report(manifest: dict, store, output: str | Path | None = None) -> dic
         summary["coverage"] = manifest["coverage"]
     if not reactions:
         summary.pop("reaction_convention")
+    if substitutions:
+        summary["substitutions"] = substitutions
     write("report.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def _substitution_report(keys: list[str], store, out: Path, write, written: list[str]) -> list[dict]:
+    """``substitution_<host>_<site>.{md,csv,png}`` of the stored substitution candidates (ranked rows)."""
+    if not keys:
+        return []
+    from sseflow.analysis.substitution import format_substitution, plot_substitution
+
+    groups: dict[tuple, list] = {}
+    for k in keys:
+        d = _get(store, "substitution", k)
+        groups.setdefault((d["host"], d["site"]), []).append(d["row"])
+    rows_all = []
+    for (host, site), rows in sorted(groups.items()):
+        rows.sort(key=lambda r: r["rank"])
+        stem = f"substitution_{_safe(host)}_{_safe(site)}"
+        note = ("\nEvery site substituted; E_hull against the reference file with the computed candidate added "
+                "(formation energies from the same calculator's elemental phases); reaction energies chemical, "
+                "most negative point, meV/atom of mixture; NO: not charge balanced (net charge per formula unit).\n")
+        write(f"{stem}.md", format_substitution(rows, "md") + note)
+        write(f"{stem}.csv", format_substitution(rows, "csv"))
+        plot_substitution(rows, out / f"{stem}.png", title=f"{host}: substitution of {site}")
+        written.append(f"{stem}.png")
+        rows_all += [{"host": host, "site": site, **{c: r.get(c) for c in (
+            "rank", "formula", "compensation", "charge_balanced", "e_above_hull_meV", "reduction_V", "oxidation_V",
+            "rxn_li_meV", "rxn_alloy_meV")}} for r in rows]
+    return rows_all

@@ -474,7 +474,10 @@ class ReferenceSpec(_Strict):
     source: Literal["computed", "file", "both"] = "computed"
     file: Optional[str] = None              # CSV (formula + formation energy per atom) or pymatgen entries JSON
     energy_column: Optional[str] = None
-    correction_scheme: Optional[str] = None  # of the file's energies, e.g. MP2020 (needed for 'both')
+    # of the file's energies: MP2020, MP-legacy (pre-2020 MaterialsProjectCompatibility), uncorrected,
+    # or a backend's label. Default: what the file declares (<file>.scheme sidecar, or a known table
+    # such as the matbench MP set, MP-legacy). 'both' puts the computed entries on this scale.
+    correction_scheme: Optional[str] = None
     exclude: list[str] = Field(default_factory=list)  # phases to leave out of every hull
 
     @field_validator("exclude")
@@ -490,10 +493,44 @@ class ReferenceSpec(_Strict):
             raise ValueError(f"source '{self.source}' needs 'file' (a reference CSV or entries JSON)")
         if self.source == "computed" and self.file:
             raise ValueError("a reference file is given but source is 'computed': set source to 'file' or 'both'")
-        if self.source == "both" and not self.correction_scheme:
-            raise ValueError("source 'both' needs the file's correction_scheme (e.g. MP2020) to check it "
-                             "agrees with the calculator's")
         return self
+
+    def scheme_problem(self, calculator: "CalculatorSpec", declared: bool = False) -> str | None:
+        """One line saying why source 'both' cannot mix ``calculator``'s entries with the file's
+        (None when it can: same scale, or Materials Project schemes sseflow converts between).
+        ``declared`` (the file's path resolved): ask the file what it declares instead; a given
+        ``correction_scheme`` that contradicts the declaration is a problem too."""
+        from sseflow.workflows.computed_entries import conversion_problem, entry_scheme, scheme_family
+
+        if self.source != "both":
+            return None
+        theirs = self.correction_scheme
+        if declared:
+            from sseflow.analysis.schemes import declared_scheme, scheme_names
+
+            path = self.path()
+            if path is None or not path.is_file():
+                return None          # reported as a missing file
+            try:
+                says, how = declared_scheme(path)
+            except InputError as exc:
+                return str(exc)
+            if theirs:   # the conversion itself was checked with the study's other keys
+                if says and scheme_family(theirs) != scheme_family(says):
+                    return (f"reference.correction_scheme '{theirs}' contradicts what {path.name} declares, "
+                            f"'{says}' ({how}): correct or remove reference.correction_scheme")
+                return None
+            theirs = says
+            if not theirs:
+                return (f"reference source 'both' needs the correction scheme of {path.name}: set "
+                        f"reference.correction_scheme ({scheme_names()}) or write it in {path.name}.scheme")
+        elif not theirs:
+            return None
+        problem = conversion_problem(entry_scheme(calculator.correction_scheme()), theirs)
+        if problem:
+            return (f"reference source 'both' mixes the file's '{theirs}' energies with {calculator.name}'s "
+                    f"'{calculator.correction_scheme()}': {problem}; use source 'computed' or 'file'")
+        return None
 
     _base: Optional[Path] = None
 
@@ -504,6 +541,41 @@ class ReferenceSpec(_Strict):
         if not p.is_absolute() and self._base is not None:
             p = (self._base / p)
         return p
+
+
+class SubstitutionSpec(_Strict):
+    """``compute.substitution``: every ``site`` atom of each electrolyte that has that element is
+    replaced by each substituent (``with``, or ``auto`` proposals), with the charge-compensated
+    variants (``sseflow substitute``, docs/substitution.md); relaxed with ``calculators.relax``;
+    thermodynamics against ``reference.file``."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+
+    site: str
+    with_: list[str] = Field(default_factory=list, alias="with")
+    auto: Optional[int] = None
+    compensations: list[str] = Field(default_factory=lambda: ["li-interstitial", "anion-vacancy", "li-vacancy"])
+
+    @model_validator(mode="after")
+    def _valid(self):
+        from sseflow.analysis.formula import parse_formula
+        from sseflow.analysis.substitution import COMPENSATIONS
+
+        for el in [self.site, *self.with_]:
+            try:
+                comp = parse_formula(el)
+            except InputError:
+                comp = {}
+            if list(comp) != [el] or comp[el] != 1:
+                raise ValueError(f"unknown element '{el}'")
+        if bool(self.with_) == bool(self.auto):
+            raise ValueError("give either 'with' (a list of elements) or 'auto' (a number of proposals)")
+        if self.auto is not None and self.auto < 1:
+            raise ValueError("auto must be a positive number of candidates")
+        bad = [c for c in self.compensations if c not in COMPENSATIONS]
+        if bad:
+            raise ValueError(f"unknown compensation '{bad[0]}' (choose from {', '.join(COMPENSATIONS)})")
+        return self
 
 
 class ComputeSpec(_Strict):
@@ -517,6 +589,7 @@ class ComputeSpec(_Strict):
     schottky: bool = False               # Schottky barriers of those interfaces (needs interfaces)
     phonons: bool = False                # harmonic phonons of every phase
     temperatures: list[float] = Field(default_factory=list)  # K: windows at these temperatures (needs phonons)
+    substitution: Optional[SubstitutionSpec] = None  # substitution screening of an electrolyte site
 
     @field_validator("potentials")
     @classmethod
@@ -666,18 +739,14 @@ class Study(_Strict):
             raise ValueError("compute.temperatures needs compute.phonons: true")
         if c.potentials and not c.reactions:
             raise ValueError("compute.potentials needs compute.reactions: true")
-        if not (c.windows or c.reactions or c.screening or c.interfaces or c.phonons):
+        if c.substitution is not None and not self.reference.file:
+            raise ValueError("compute.substitution needs a reference file (reference.source: file or both)")
+        if not (c.windows or c.reactions or c.screening or c.interfaces or c.phonons or c.substitution):
             raise ValueError("nothing to compute: switch on windows, reactions, screening, interfaces or phonons")
         if self.reference.source == "both":
-            from sseflow.workflows.computed_entries import scheme_family
-
-            calc = self.calculators.static or self.calculators.relax
-            mine = scheme_family(calc.correction_scheme())
-            theirs = scheme_family(self.reference.correction_scheme)
-            if mine != theirs:
-                raise ValueError(f"reference source 'both' mixes the file's '{self.reference.correction_scheme}' "
-                                 f"energies with {calc.name}'s '{calc.correction_scheme()}': the correction "
-                                 f"schemes do not agree (use source 'computed' or 'file')")
+            problem = self.reference.scheme_problem(self.calculators.static or self.calculators.relax)
+            if problem:
+                raise ValueError(problem)
         return self
 
     # ---------------------------------------------------------------- derived
@@ -837,6 +906,10 @@ def _check_files(study: Study, source: str, value_lines: dict) -> list[str]:
     ref = study.reference.path()
     if ref is not None and not ref.is_file():
         errors.append(f"{where(('reference', 'file'))}: reference file not found: {ref}")
+    elif ref is not None:
+        problem = study.reference.scheme_problem(study.calculators.static or study.calculators.relax, declared=True)
+        if problem:
+            errors.append(f"{where(('reference', 'file'))}: {problem}")
     for stage in ("relax", "static", "phonons", "interfaces", "electronic"):
         c = getattr(study.calculators, stage)
         if c is not None and isinstance(c.preset, str):

@@ -300,14 +300,24 @@ def _study_files(study: Study) -> list[Path]:
     return files
 
 
+def library_digest() -> str:
+    """SHA-256 over the structure library (its index and every structure file), so that a study
+    whose phases come from the library is not "unchanged" once the library gains or changes a phase."""
+    from sseflow.workflows.structures.library import DATA_DIR
+
+    return _digest({p.name: file_digest(p) for p in sorted(DATA_DIR.iterdir()) if p.is_file()})
+
+
 def inputs_hash(study: Study) -> str | None:
     """What "unchanged" means for a study: SHA-256 over the study file's text
-    (:attr:`Study.content_hash`) and the bytes of every file it reads (reference table, structure
-    files), with their resolved paths. None for a study that was not read from a file."""
+    (:attr:`Study.content_hash`), the bytes of every file it reads (reference table, structure
+    files), with their resolved paths, and the structure library (:func:`library_digest`). None
+    for a study that was not read from a file."""
     if study.content_hash is None:
         return None
     files = sorted({str(f.resolve()) for f in _study_files(study)})
-    return _digest({"study": study.content_hash, "files": {f: file_digest(f) for f in files}})
+    return _digest({"study": study.content_hash, "files": {f: file_digest(f) for f in files},
+                    "library": library_digest()})
 
 
 def _task_inputs(tasks: list[dict]) -> str:
@@ -508,6 +518,22 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
                 leaves.append(fw([SchottkyTask(label=label, electronic=electronic, settings=settings,
                                                study=study.name)],
                                  f"schottky {e} | {a}", _spec(study, heavy=True), parents=[built]))
+
+    # ---- substitution screening of an electrolyte site (compute.substitution)
+    sub = study.compute.substitution
+    if sub is not None:
+        from sseflow.workflows.firetasks import SubstitutionTask
+
+        for spec_e, (_, e) in zip(study.electrolytes, study.electrolyte_formulas()):
+            if sub.site not in _els(e):
+                plan.notes.append(f"substitution: {e} has no {sub.site}, left out")
+                continue
+            host = (str(spec_e.path()) if spec_e.cif else spec_e.structure_dict if spec_e.structure_dict
+                    else (spec_e.library or spec_e.formula))
+            leaves.append(fw([SubstitutionTask(host=host, site=sub.site, substituents=list(sub.with_),
+                                               auto=sub.auto, compensations=list(sub.compensations), reference=ref,
+                                               calculator=relax.name, preset=relax.preset_dict(), study=study.name)],
+                             f"substitution {e} {sub.site}", _spec(study, heavy=True)))
 
     # ---- report
     summary = {**study.summary(), "electrolytes": plan.electrolytes, "partners": plan.partners,

@@ -49,6 +49,33 @@ def reference_options(f):
     return f
 
 
+def reference_scheme_option(f):
+    """``--reference-scheme NAME`` (as ``reference_scheme``) for commands that mix computed entries
+    with the ``--reference`` file; resolve it with :func:`resolve_reference_scheme`."""
+    return click.option(
+        "--reference-scheme", "reference_scheme", default=None, metavar="NAME",
+        help="Correction scheme of the reference file's energies: MP2020, MP-legacy (pre-2020 "
+             "MaterialsProjectCompatibility) or uncorrected; computed entries are put on it before they "
+             "are mixed with the file (default: what the file declares: a FILE.scheme sidecar, or a known "
+             "table such as the matbench MP set, which is MP-legacy).")(f)
+
+
+def resolve_reference_scheme(reference, given: str | None = None, content_hash: str | None = None) -> str:
+    """The correction scheme of reference file ``reference``: ``given`` (``--reference-scheme``),
+    else what the file declares (:func:`sseflow.analysis.schemes.declared_scheme`). InputError
+    (one line) when neither names one."""
+    from sseflow.analysis.errors import InputError
+    from sseflow.analysis.schemes import canonical_scheme, declared_scheme, scheme_names
+
+    if given:
+        return canonical_scheme(given) or given
+    scheme, _ = declared_scheme(reference, content_hash=content_hash)
+    if scheme is None:
+        raise InputError(f"{reference}: its correction scheme is not declared: give --reference-scheme "
+                         f"({scheme_names()}) or write it in {reference}.scheme")
+    return scheme
+
+
 def _default_reference(ctx, param, value):
     """``--reference`` when given, else the configured default (see ``sseflow config show``)."""
     if value or ctx.resilient_parsing:
@@ -70,11 +97,12 @@ def load(reference: str, energy_column: str | None, exclude: str):
     """Load the reference set, validate the excluded formulas, print its notes to stderr."""
     from sseflow.analysis.formula import parse_formula
     from sseflow.analysis.reference import load_reference
+    from sseflow.workflows.settings import settings
 
     excl = split_list(exclude)
     for f in excl:
         parse_formula(f)
-    rs = load_reference(reference, energy_column=energy_column)
+    rs = load_reference(reference, energy_column=energy_column, cache_dir=settings().cache_dir)
     for note in rs.notes:
         click.echo(f"note: {reference}: {note}", err=True)
     return rs, excl

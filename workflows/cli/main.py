@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rerun": ("sseflow.workflows.cli.flow", "rerun", "Rerun fizzled or lost Fireworks."),
     "study": ("sseflow.workflows.cli.flow", "study", "Submit, run and report a study in one command."),
     "interface": ("sseflow.workflows.cli.interface", "interface", "Build and relax electrolyte/electrode interfaces; Schottky barriers."),
+    "substitute": ("sseflow.workflows.cli.substitute", "substitute", "Substitution screening of an electrolyte site against Li and Li15Si4."),
 }
 
 

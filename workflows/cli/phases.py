@@ -5,7 +5,10 @@ reference set, split into those the library provides and those it lacks
 (:mod:`sseflow.workflows.structures.coverage`).
 
 ``sseflow phases search FORMULA``: a random symmetric structure search relaxed with an ML potential
-for a phase the library has no coordinates for (:mod:`sseflow.workflows.structures.search`)."""
+for a phase the library has no coordinates for (:mod:`sseflow.workflows.structures.search`).
+
+``sseflow phases order CIF`` (or a prototype given by space group, lattice and sites): ordered
+models of a disordered structure, Ewald-ranked and relaxed (:mod:`sseflow.workflows.structures.ordering`)."""
 from __future__ import annotations
 
 import itertools
@@ -16,11 +19,14 @@ import click
 
 
 class _PhasesCommand(click.Command):
-    """``phases CHEMSYS`` or, when the first argument is ``search``, ``phases search FORMULA``."""
+    """``phases CHEMSYS``; ``phases search FORMULA`` and ``phases order ...`` when the first argument
+    names them."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         if args and args[0] == "search":
             return search.make_context(f"{info_name} search", list(args[1:]), parent=parent, **extra)
+        if args and args[0] == "order":
+            return order.make_context(f"{info_name} order", list(args[1:]), parent=parent, **extra)
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def format_epilog(self, ctx, formatter):
@@ -28,6 +34,8 @@ class _PhasesCommand(click.Command):
         with formatter.section("Structure search"):
             formatter.write_text("sseflow phases search FORMULA [options]: ML structure search for a phase "
                                  "with no library coordinates (sseflow phases search --help).")
+            formatter.write_text("sseflow phases order CIF | --spacegroup N --lattice A --site ...: ordered "
+                                 "models of a disordered structure (sseflow phases order --help).")
 
 
 @click.command("phases", cls=_PhasesCommand)
@@ -171,10 +179,16 @@ def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: 
               help="Force threshold of the screening relaxations [default: 0.1].")
 @click.option("--steps", type=int, default=None, metavar="N",
               help="Step limit of each relaxation [default: 300].")
+@click.option("--units", default=None, metavar="UNIT[*N],..",
+              help="Rigid units per formula unit (PS4, P2S7, P2S6), the rest of the formula as single atoms; "
+                   "needs --spacegroup (e.g. Li7P3S11 --units PS4,P2S7).")
+@click.option("--volume-per-atom", type=float, default=None, metavar="A3",
+              help="With --units: volume of each draw per atom [default: 26].")
 @click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Folder for FORMULA_searched.cif and FORMULA_searched.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (nothing else) on stdout.")
-def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, seed, fmax, steps, output, as_json):
+def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, seed, fmax, steps, units,
+           volume_per_atom, output, as_json):
     """Random symmetric structures of FORMULA relaxed with an ML potential; writes the lowest in energy.
 
     The result is a searched structure (a prediction of the potential), with its provenance in the
@@ -189,11 +203,14 @@ def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, se
         raise InputError(f"--steps must be between 1 and 100000 (got {steps})")
     if not ss.pyxtal_available():
         raise InputError("sseflow phases search needs pyxtal: pip install 'pyxtal>=1.0,<2'")
+    if volume_per_atom is not None and not units:
+        raise InputError("--volume-per-atom is used with --units")
     with _SearchProgress(trials) as bar:
         res = ss.search(formula, spacegroup=spacegroup, formula_units=formula_units, max_atoms=max_atoms,
                         trials=trials, calculator=calculator, seed=seed,
                         fmax=ss.DEFAULT_FMAX if fmax is None else fmax,
-                        steps=ss.DEFAULT_STEPS if steps is None else steps, progress=bar.update)
+                        steps=ss.DEFAULT_STEPS if steps is None else steps, progress=bar.update,
+                        units=units, volume_per_atom=volume_per_atom)
     paths = ss.write_result(res, output)
     if as_json:
         from sseflow.workflows.calculators.base import jsonable
@@ -252,3 +269,153 @@ class _SearchProgress:
         if self.bar is not None:
             self.bar.stop()
         return False
+
+
+# ------------------------------------------------------------------ phases order
+
+@click.command("order")
+@click.argument("structure_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--spacegroup", type=int, default=None, metavar="N",
+              help="Build the disordered prototype in this space group (with --lattice and --site).")
+@click.option("--lattice", default=None, metavar="A[,B,C,ALPHA,BETA,GAMMA]",
+              help="Prototype lattice: a cubic constant, or six cell parameters (Å, degrees).")
+@click.option("--site", "sites", multiple=True, metavar="WYCKOFF:EL=OCC[,EL=OCC][@X,Y,Z]",
+              help="An occupied Wyckoff position, e.g. 4a:P=1 or 8c:Li=5/6,Si=1/6 (repeat).")
+@click.option("--cells", default=None, metavar="N[,N..]",
+              help="Primitive cells per supercell (default: the fewest that hold whole atoms).")
+@click.option("--top", type=int, default=10, show_default=True, help="Distinct Ewald-ranked orderings to relax.")
+@click.option("--ranked", type=int, default=200, show_default=True,
+              help="Orderings kept per supercell by the Ewald ranking before deduplication.")
+@click.option("--oxidation", default=None, metavar="EL=N,..",
+              help="Formal charges for the Ewald ranking (default: pymatgen's guess).")
+@click.option("--calculator", "-c", default="chgnet", show_default=True,
+              help="Calculator backend; 'none' ranks by Ewald energy only.")
+@click.option("--fmax", type=float, default=None, metavar="EV_A", help="Force threshold [default: 0.1].")
+@click.option("--steps", type=int, default=None, metavar="N", help="Step limit of each relaxation [default: 300].")
+@click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for FORMULA_ordered.cif and FORMULA_ordered.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (nothing else) on stdout.")
+def order(structure_file, spacegroup, lattice, sites, cells, top, ranked, oxidation, calculator, fmax, steps,
+          output, as_json):
+    """Ordered models of a disordered structure (a CIF with partial occupancies, or a prototype
+    built from --spacegroup, --lattice and --site); writes the lowest in energy.
+
+    Orderings of the smallest whole-atom supercells are ranked by Ewald energy (pymatgen), the
+    --top distinct ones relaxed with the calculator. The result is an ordered model chosen by a
+    potential, with its prototype and method in the CIF header; never an experimental structure.
+    """
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.structures import ordering as so
+
+    if (structure_file is None) == (spacegroup is None):
+        raise InputError("give a structure file or --spacegroup with --lattice and --site, not both")
+    if structure_file is not None:
+        if lattice or sites:
+            raise InputError("--lattice and --site build a prototype with --spacegroup; not with a file")
+        import warnings
+        from pathlib import Path
+
+        from pymatgen.core import Structure
+
+        if not Path(structure_file).is_file():
+            raise InputError(f"structure file not found: {structure_file}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                proto = Structure.from_file(structure_file)
+        except Exception as exc:
+            raise InputError(f"cannot read structure from {structure_file}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        label = f"{structure_file} ({proto.composition.formula})"
+    else:
+        if not lattice or not sites:
+            raise InputError("--spacegroup needs --lattice and at least one --site")
+        lat = _parse_lattice(lattice)
+        occ, coords = _parse_sites(sites)
+        proto = so.prototype(spacegroup, lat, occ, coords)
+        label = (f"space group {spacegroup}, lattice {lattice}, sites " + "; ".join(sites))
+    try:
+        cell_list = [int(c) for c in cells.split(",") if c.strip()] if cells else None
+    except ValueError:
+        raise InputError(f"--cells must be whole numbers separated by commas (got {cells})") from None
+    if fmax is not None and not (fmax == fmax and 0 < fmax < 10):
+        raise InputError(f"--fmax must be a positive number below 10 eV/Å (got {fmax:g})")
+    if steps is not None and not 1 <= steps <= 100000:
+        raise InputError(f"--steps must be between 1 and 100000 (got {steps})")
+    if not 1 <= ranked <= 10000:
+        raise InputError(f"--ranked must be between 1 and 10000 (got {ranked})")
+    relax = calculator.lower() != "none"
+    res = so.order(proto, cells=cell_list, top=top, ranked=ranked, oxidation_states=so.parse_oxidation(oxidation),
+                   calculator=calculator, fmax=fmax, steps=steps, prototype_label=label, relax=relax)
+    paths = so.write_result(res, output)
+    if as_json:
+        from sseflow.workflows.calculators.base import jsonable
+
+        click.echo(json.dumps(jsonable({**res.to_dict(), "files": paths}), indent=1))
+        return 0 if res.best is not None else 1
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    p = res.provenance()
+    t = Table(title=f"Ordered {p['formula']}: {p['distinct']} distinct of {p['orderings_relaxed']} orderings "
+                    f"({p['orderings_enumerated']} enumerated; {p['model']})")
+    for col in ("rank", "energy/atom (eV)", "rel. (meV/atom)", "space group", "supercell", "sites", "Ewald rank"):
+        t.add_column(col)
+    for r in res.table():
+        t.add_row(str(r["rank"]), f"{r['energy_per_atom']:.4f}", f"{r['relative_energy_meV']:.1f}",
+                  f"{r['spacegroup']} ({r['spacegroup_number']})", r["supercell"], str(r["nsites"]),
+                  str(r["rank_ewald"]))
+    con.print(t)
+    if res.best is None:
+        con.print("no ordering relaxed to an acceptable structure")
+        return 1
+    con.print(f"wrote {paths['cif']} (ordered model, not experimental) and {paths['json']}")
+    return 0
+
+
+def _parse_lattice(text: str):
+    from pymatgen.core import Lattice
+
+    from sseflow.analysis.errors import InputError
+
+    try:
+        v = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"--lattice must be numbers separated by commas (got {text})") from None
+    if len(v) == 1 and v[0] > 0:
+        return Lattice.cubic(v[0])
+    if len(v) == 6 and all(x > 0 for x in v):
+        return Lattice.from_parameters(*v)
+    raise InputError(f"--lattice takes one cubic constant or six cell parameters (got {text})")
+
+
+def _parse_sites(sites) -> tuple[dict, dict]:
+    from fractions import Fraction
+
+    from sseflow.analysis.errors import InputError
+
+    occ, coords = {}, {}
+    for item in sites:
+        wp, sep, rest = item.partition(":")
+        if not sep or not wp.strip() or not rest:
+            raise InputError(f"--site must look like 4a:P=1 or 8c:Li=5/6,Si=1/6 (got {item})")
+        rest, at, xyz = rest.partition("@")
+        d = {}
+        for part in rest.split(","):
+            el, eq, val = part.partition("=")
+            try:
+                d[el.strip()] = float(Fraction(val.strip())) if eq else 1.0
+            except (ValueError, ZeroDivisionError):
+                raise InputError(f"--site {item}: '{part}' is not EL=OCC") from None
+        if sum(d.values()) > 1 + 1e-6 or any(v <= 0 for v in d.values()):
+            raise InputError(f"--site {item}: occupancies must be positive and sum to at most 1")
+        occ[wp.strip()] = d
+        if at:
+            try:
+                c = [float(Fraction(x)) for x in xyz.split(",")]
+            except (ValueError, ZeroDivisionError):
+                raise InputError(f"--site {item}: coordinates must be X,Y,Z") from None
+            if len(c) != 3:
+                raise InputError(f"--site {item}: coordinates must be X,Y,Z")
+            coords[wp.strip()] = c
+    return occ, coords

@@ -1,4 +1,4 @@
-"""``sseflow query windows|reactions|tasks|screening``: stored results as a table or JSON."""
+"""``sseflow query windows|reactions|tasks|screening|substitutions``: stored results as a table or JSON."""
 from __future__ import annotations
 
 import json
@@ -180,3 +180,25 @@ def screening_cmd(config, formulas, chemsys, limit, as_json, electrolyte, anode)
     _run("screening", "Screening", ["electrolyte", "anode", "candidate", "rank", "E_rxn anode meV/atom",
                                     "E_rxn electrolyte meV/atom", "verdict", "stored (UTC)"],
          _screening_row, config, formulas, limit, as_json, chemsys=chemsys, electrolyte=electrolyte, anode=anode)
+
+
+def _substitution_row(d: dict) -> list[str]:
+    row = d.get("row") or {}
+    balanced = row.get("charge_balanced")
+    return [str(d.get("host")), str(d.get("site")), str(d.get("formula")), str(d.get("compensation")),
+            _num(row.get("rank"), "d"), "-" if balanced is None else ("yes" if balanced else "NO"),
+            _num(row.get("e_above_hull_meV"), ".1f"), _num(row.get("reduction_V")), _num(row.get("oxidation_V")),
+            _num(row.get("rxn_li_meV"), ".1f"), str(d.get("calculator") or "-"), _date(d.get("created_at"))]
+
+
+@query.command("substitutions")
+@_common
+@click.option("--calculator", default=None, metavar="NAME", help="Calculator of the relaxations, e.g. chgnet.")
+@click.option("--reference-hash", default=None, metavar="HASH", help="Content hash of the reference entry set.")
+def substitutions_cmd(config, formulas, chemsys, limit, as_json, calculator, reference_hash):
+    """Stored substitution candidates (sseflow substitute --store, compute.substitution)."""
+    _run("substitutions", "Substitutions", ["host", "site", "formula", "compensation", "rank", "balanced",
+                                            "E_hull meV/atom", "reduction V", "oxidation V", "E_rxn Li meV/atom",
+                                            "calculator", "stored (UTC)"],
+         _substitution_row, config, formulas, limit, as_json, chemsys=chemsys, calculator=calculator,
+         reference_hash=reference_hash)

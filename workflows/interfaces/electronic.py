@@ -177,6 +177,8 @@ def electronic_structure(atoms, calculator="gpaw", *, periods: dict | None = Non
     a.set_constraint()
     if dipole_correction is None:
         dipole_correction = has_vacuum(a)
+    if dipole_correction:
+        a.pbc = [True, True, False]  # GPAW's dipole layer needs a cell open along the normal
     if nbands is None:
         nocc = math.ceil(_valence_electrons(a.get_chemical_symbols(), backend.parameters.get("xc", "PBE")) / 2)
         nbands = int(math.ceil(band_factor * nocc)) + 4

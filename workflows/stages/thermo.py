@@ -21,8 +21,9 @@ def _entries_from_docs(docs: Iterable[dict]):
 
 def _file_reference(ref: dict):
     from sseflow.analysis.reference import load_reference
+    from sseflow.workflows.settings import settings
 
-    return load_reference(ref["file"], energy_column=ref.get("energy_column"))
+    return load_reference(ref["file"], energy_column=ref.get("energy_column"), cache_dir=settings().cache_dir)
 
 
 def reference_for(ref: dict, info: dict, store):
@@ -39,7 +40,7 @@ def reference_for(ref: dict, info: dict, store):
                              f"Firework of {info['chemsys']})")
         entries = _entries_from_docs(docs)
         if info["source"] == "both":
-            entries = _merge_file_entries(entries, ref, info["chemsys"])
+            entries = merge_file_entries(entries, ref, info["chemsys"], _task_structures(info.get("task_ids"), store))
         rs = ReferenceSet.from_entries(entries, source=f"{info['source']}:{info['chemsys']}")
     if rs.content_hash != info["hash"]:
         raise InputError(f"the reference set of {info['chemsys']} changed since it was built "
@@ -47,12 +48,46 @@ def reference_for(ref: dict, info: dict, store):
     return rs
 
 
-def _merge_file_entries(computed, ref: dict, chemsys: str):
-    from sseflow.workflows.computed_entries import merge_entries
+def _task_structures(task_ids, store) -> dict:
+    """{task id: structure dict} of stored tasks (anion typing of the entries made from them)."""
+    out = {}
+    for k in task_ids or []:
+        d = store.get("task", k)
+        if d is not None and d.get("structure"):
+            out[str(k)] = d["structure"]
+    return out
+
+
+def reference_scheme(ref: dict, rs=None) -> tuple[str | None, str]:
+    """(correction scheme, how it is known) of a study's reference file: ``correction_scheme`` as
+    given, else what the file declares (a ``<file>.scheme`` sidecar, or a known table by its
+    SHA-256; :func:`sseflow.analysis.schemes.declared_scheme`); (None, "") when neither says."""
+    if ref.get("correction_scheme"):
+        return str(ref["correction_scheme"]), "given"
+    if not ref.get("file"):
+        return None, ""
+    from sseflow.analysis.schemes import declared_scheme
+
+    return declared_scheme(ref["file"], content_hash=getattr(rs, "content_hash", None))
+
+
+def merge_file_entries(computed, ref: dict, chemsys: str, structures: dict | None = None):
+    """The reference file's entries of ``chemsys`` and the computed ones put on the file's scale
+    (:func:`sseflow.workflows.computed_entries.entries_on_scale`; ``structures``: {entry id:
+    structure} for anion typing). InputError (one line) when the file's scheme is unknown or the
+    computed entries' scheme cannot be converted to it."""
+    from sseflow.workflows.computed_entries import entries_on_scale, merge_entries
 
     file_rs = _file_reference(ref)
+    scheme, _how = reference_scheme(ref, file_rs)
+    if scheme is None:
+        from sseflow.analysis.schemes import scheme_names
+
+        raise InputError(f"reference file {ref.get('file')} does not declare its correction scheme: give it "
+                         f"({scheme_names()}; study key reference.correction_scheme) to mix computed entries with it")
     theirs = file_rs.entries_in(chemsys.split("-"))
-    return merge_entries(theirs, computed, scheme_of_unlabelled=ref.get("correction_scheme"))
+    ours = entries_on_scale(computed, scheme, structures)
+    return merge_entries(theirs, ours, scheme_of_unlabelled=scheme)
 
 
 def _reference_label(ref: dict, calculator: str) -> str:
@@ -91,7 +126,8 @@ def build_reference(chemsys: str, ref: dict, calculator: str, task_ids: dict, st
     info["task_ids"] = [r["task_id"] for r in rows]
     rebuilt = _entries_from_docs(store.get("entry", k) for k in keys)  # exactly what the children rebuild
     if ref["source"] == "both":
-        rebuilt = _merge_file_entries(rebuilt, ref, chemsys)
+        rebuilt = merge_file_entries(rebuilt, ref, chemsys, {str(r["task_id"]): r.get("structure") for r in rows})
+        info["scheme"] = reference_scheme(ref)[0]
     rs = ReferenceSet.from_entries(rebuilt, source=f"{ref['source']}:{chemsys}")
     info["hash"] = rs.content_hash
     return rs, info

@@ -34,7 +34,7 @@ Number = Optional[Union[int, float]]
 __all__ = [
     "SCHEMA_VERSION", "StoredDocument", "DerivedDocument", "Inputs", "TaskDocument", "EntryDocument",
     "EntrySource", "WindowDocument", "ReactionDocument", "ScreeningDocument", "InterfaceDocument",
-    "SchottkyDocument", "PhononDocument", "DOCUMENT_CLASSES", "COLLECTIONS", "document_class",
+    "SchottkyDocument", "PhononDocument", "SubstitutionDocument", "DOCUMENT_CLASSES", "COLLECTIONS", "document_class",
     "content_hash", "plain", "structure_fingerprint", "provenance_versions", "utcnow", "WINDOW_PAYLOAD_KEYS",
     "REACTION_PAYLOAD_KEYS",
 ]
@@ -724,9 +724,48 @@ class PhononDocument(DerivedDocument):
                 "parameters": content_hash(self.parameters), "supercell": self.supercell, "mesh": self.mesh}
 
 
+class SubstitutionDocument(DerivedDocument):
+    """One candidate of a substitution screening of an electrolyte site (``sseflow substitute
+    --store``, ``compute.substitution``): the ranked row kept verbatim."""
+
+    COLLECTION: ClassVar[str] = "substitutions"
+    KIND: ClassVar[str] = "substitution"
+    INDEXES: ClassVar[tuple] = ((("host", 1), ("site", 1)), {}), ((("formula", 1),), {})
+
+    host: str
+    site: str
+    formula: str
+    reduced_formula: str = ""  # sseflow's (Li12SrP2S12 -> SrLi12P2S12): what ``--formula`` matches too
+    label: str = ""
+    compensation: str = "plain"
+    calculator: Optional[str] = None
+    chemsys: str = ""
+    row: dict[str, Any] = Field(default_factory=dict)
+
+    def natural_key(self) -> dict[str, Any]:
+        return {"host": self.host, "site": self.site, "formula": self.formula, "compensation": self.compensation,
+                "calculator": self.calculator, **self.inputs.key_part()}
+
+    @classmethod
+    def from_row(cls, row: dict, *, host: str, site: str, calculator: str | None = None,
+                 inputs: Inputs | dict | None = None) -> "SubstitutionDocument":
+        if not isinstance(row, dict) or not row.get("formula"):
+            raise InputError("substitution row must be a mapping with a formula")
+        row = plain(row)
+        from sseflow.analysis.formula import reduced_formula_of
+
+        return cls(host=str(host), site=str(site), formula=str(row["formula"]),
+                   reduced_formula=reduced_formula_of(str(row["formula"])), label=str(row.get("label") or ""),
+                   compensation=str(row.get("compensation") or "plain"), calculator=calculator,
+                   chemsys=str(row.get("chemsys") or ""), row=dict(row), inputs=Inputs.from_any(inputs))
+
+    def payload(self) -> dict[str, Any]:
+        return dict(self.row)
+
+
 DOCUMENT_CLASSES: tuple[type[StoredDocument], ...] = (
     TaskDocument, EntryDocument, WindowDocument, ReactionDocument, ScreeningDocument, InterfaceDocument,
-    SchottkyDocument, PhononDocument,
+    SchottkyDocument, PhononDocument, SubstitutionDocument,
 )
 COLLECTIONS: dict[str, type[StoredDocument]] = {cls.COLLECTION: cls for cls in DOCUMENT_CLASSES}
 _ALIASES = {cls.KIND: cls for cls in DOCUMENT_CLASSES} | COLLECTIONS | {"screen": ScreeningDocument}

@@ -43,6 +43,21 @@ def library_formulas(chemsys) -> dict[str, list[str]]:
     return out
 
 
+SEARCHED_ORIGINS = ("searched", "ordered prototype")
+
+
+def searched_formulas(chemsys) -> set[str]:
+    """Reduced formulas in ``chemsys`` whose only library structures are model predictions (found
+    by ``sseflow phases search`` or ordered from a disordered prototype), not sourced coordinates."""
+    from sseflow.workflows.structures.library import entry_for
+
+    out = set()
+    for formula, names in library_formulas(chemsys).items():
+        if names and all(entry_for(n).get("origin") in SEARCHED_ORIGINS for n in names):
+            out.add(formula)
+    return out
+
+
 def _reference_set(reference):
     if isinstance(reference, (str, os.PathLike)):
         from sseflow.analysis.reference import load_reference
@@ -87,7 +102,8 @@ def coverage(chemsys, reference, available: Iterable[str] | None = None, toleran
 
     Returns ``{chemsys, tolerance_meV, hull_present, near_hull_present, missing}``; each list
     holds ``{formula, e_above_hull_meV, entry_id}`` rows (present rows also ``library``: the
-    library names, when comparing with the library); ``missing`` rows have ``on_hull``.
+    library names, when comparing with the library, and ``searched``: whether the structure is a
+    model prediction, see :func:`searched_formulas`); ``missing`` rows have ``on_hull``.
     """
     from sseflow.workflows.structures.library import parse_chemsys
 
@@ -100,6 +116,7 @@ def coverage(chemsys, reference, available: Iterable[str] | None = None, toleran
         names = {}
         for f in available:
             names.setdefault(_reduced(f), [])
+    searched = searched_formulas(els)
     out = {"chemsys": "-".join(els), "tolerance_meV": float(tolerance_meV),
            "hull_present": [], "near_hull_present": [], "missing": []}
     for row in hull_distances(els, reference, exclude):
@@ -108,7 +125,8 @@ def coverage(chemsys, reference, available: Iterable[str] | None = None, toleran
             continue
         on_hull = e <= ON_HULL_MEV
         if row["formula"] in names:
-            item = {**row, **({"library": names[row["formula"]]} if available is None else {})}
+            item = {**row, **({"library": names[row["formula"]]} if available is None else {}),
+                    "searched": row["formula"] in searched}
             out["hull_present" if on_hull else "near_hull_present"].append(item)
         else:
             out["missing"].append({**row, "on_hull": on_hull})

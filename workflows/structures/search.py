@@ -8,6 +8,10 @@ exploded, non-converged or with atoms closer than 0.5 Å: rejected), deduplicate
 prediction of the potential, never an experimental frame; :func:`write_result` writes it as a CIF
 whose header, and a side JSON, carry how it was found.
 
+With ``units`` (e.g. ``"PS4,P2S7"``) each draw places rigid anion units with random orientations
+and the rest of the formula as single atoms in void space (:func:`generate_units`), for phases
+made of known molecular anions that a search over single atoms would not assemble in budget.
+
 >>> res = search("Li2S", formula_units=1, trials=8, calculator="chgnet", seed=0)
 >>> res.best.structure, res.table()
 """
@@ -114,6 +118,257 @@ def formula_units_range(counts: list[int], z: int | None, max_atoms: int | None)
     return zs
 
 
+# ------------------------------------------------------------------ rigid units
+
+P_S_BOND = 2.05           # Å: typical thiophosphate P-S bond (PS4 3- tetrahedra, 2.03-2.06 Å)
+TETRAHEDRAL = math.degrees(math.acos(-1.0 / 3.0))   # 109.47°
+
+
+def _tetrahedron(r: float) -> np.ndarray:
+    """Four vertices of a regular tetrahedron at distance ``r`` from the origin."""
+    return np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float) / math.sqrt(3.0) * r
+
+
+def _rotation(a, b) -> np.ndarray:
+    """Rotation matrix taking unit vector ``a`` onto unit vector ``b`` (Rodrigues)."""
+    a, b = np.asarray(a, float) / np.linalg.norm(a), np.asarray(b, float) / np.linalg.norm(b)
+    v, c = np.cross(a, b), float(np.dot(a, b))
+    if np.linalg.norm(v) < 1e-12:
+        if c > 0:
+            return np.eye(3)
+        p = np.array([1.0, 0, 0]) if abs(a[0]) < 0.9 else np.array([0, 1.0, 0])
+        v = np.cross(a, p)
+        v /= np.linalg.norm(v)
+        return 2 * np.outer(v, v) - np.eye(3)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + k + k @ k * (1.0 / (1.0 + c))
+
+
+def _axis_rotation(axis, angle: float) -> np.ndarray:
+    """Rotation by ``angle`` (radians) about the unit vector ``axis``."""
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
+
+
+def unit_molecule(name: str, bond: float = P_S_BOND, bridge_angle: float = TETRAHEDRAL):
+    """An idealized rigid unit as a pymatgen ``Molecule``: ``PS4`` (regular tetrahedron, P-S =
+    ``bond``), ``P2S7`` (two such tetrahedra sharing one S corner, P-S(bridge)-P = ``bridge_angle``,
+    mirror-symmetric), ``P2S6`` (two PS3 halves joined by a P-P bond of 2.20 Å, staggered), or one
+    atom (an element symbol)."""
+    from pymatgen.core import Element, Molecule
+
+    key = name.strip()
+    if key == "PS4":
+        return Molecule(["P"] + ["S"] * 4, np.vstack([[0, 0, 0], _tetrahedron(bond)]))
+    if key == "P2S7":
+        h = math.radians(bridge_angle) / 2.0
+        p1 = bond * np.array([math.sin(h), 0.0, math.cos(h)])
+        p2 = p1 * np.array([-1.0, 1.0, 1.0])
+        tet = _tetrahedron(bond)
+        rot = _rotation(tet[0], -p1)          # one vertex of P1's tetrahedron on the bridging S
+        axis = -p1 / np.linalg.norm(p1)
+        best = None
+        for deg in range(0, 120, 2):          # turn P1's terminal S about P1-S(bridge): farthest apart
+            s1 = p1 + tet[1:] @ rot.T @ _axis_rotation(axis, math.radians(deg)).T
+            s2 = s1 * np.array([-1.0, 1.0, 1.0])   # mirror image through the bridge plane x = 0
+            dmin = float(np.min(np.linalg.norm(s1[:, None, :] - s2[None, :, :], axis=-1)))
+            if best is None or dmin > best[0] + 1e-9:
+                best = (dmin, s1, s2)
+        _, s1, s2 = best
+        return Molecule(["S", "P", "P"] + ["S"] * 6, np.vstack([[0, 0, 0], p1, p2, s1, s2]))
+    if key == "P2S6":
+        pp = 2.20
+        tet = _tetrahedron(bond)
+        rot = _rotation(tet[0], [0, 0, -1.0])
+        s1 = np.array([0, 0, pp / 2]) + tet[1:] @ rot.T
+        s2 = s1 * np.array([-1.0, -1.0, -1.0])   # inversion: staggered
+        return Molecule(["P", "P"] + ["S"] * 6, np.vstack([[0, 0, pp / 2], [0, 0, -pp / 2], s1, s2]))
+    try:
+        Element(key)
+    except ValueError:
+        raise InputError(f"unknown rigid unit '{name}' (PS4, P2S7, P2S6 or an element)") from None
+    return Molecule([key], [[0.0, 0.0, 0.0]])
+
+
+def parse_units(text: str | None) -> list[tuple[str, int]]:
+    """``"PS4,P2S7"`` or ``"PS4*2"`` -> ``[(unit, count per formula unit)]``."""
+    if not text:
+        return []
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, n = part.partition("*")
+        try:
+            k = int(n) if n else 1
+        except ValueError:
+            raise InputError(f"--units: '{part}' is not UNIT or UNIT*N") from None
+        if k < 1:
+            raise InputError(f"--units: '{part}': the count must be at least 1")
+        unit_molecule(name)          # validates the name
+        out.append((name.strip(), k))
+    return out
+
+
+def split_units(species, counts, units) -> list[tuple[str, int]]:
+    """Rigid units and the single atoms left over, with counts per formula unit; InputError when
+    the units hold more atoms of an element than the formula."""
+    left = dict(zip(species, counts))
+    for name, k in units:
+        for el, n in unit_molecule(name).composition.items():
+            left[str(el)] = left.get(str(el), 0) - int(n) * k
+    bad = {el: n for el, n in left.items() if n < 0}
+    if bad:
+        raise InputError(f"the units hold more {', '.join(sorted(bad))} than {_label(species, counts)}")
+    return list(units) + [(el, n) for el, n in sorted(left.items()) if n > 0]
+
+
+UNIT_GAP = 3.0             # Å: closest approach of atoms of two different rigid units at generation
+ATOM_GAP = {"S": 2.3, "P": 2.9, "Cl": 2.3, "Br": 2.4, "I": 2.6, "O": 1.8, "N": 1.9}  # single atom to unit atoms
+ATOM_ATOM_GAP = 2.3        # Å: two single atoms
+PLACEMENT_ATTEMPTS = 400   # random positions or orientations tried per unit or atom
+LATTICE_ATTEMPTS = 10     # random lattices tried per draw
+MIN_WIDTH = 6.0            # Å: smallest distance between lattice planes of a drawn cell (Niggli-reduced)
+UNITS_VOLUME_PER_ATOM = 26.0   # Å^3: default volume of a unit draw (gamma-Li3PS4 of the library, 19.3, x 1.35)
+
+
+def _place(lat, ops, mult, mols, atoms, rng):
+    """Species and fractional coordinates of the units and atoms placed in ``lat``, or None."""
+    from scipy.spatial.transform import Rotation
+
+    species: list[str] = []
+    frac = np.zeros((0, 3))
+    owner: list[int] = []                        # which placed copy each atom belongs to
+    copy_id = 0
+
+    def images(fc):
+        return [np.array([op.operate(x) for x in fc]) % 1.0 for op in ops]
+
+    for _, m in mols:
+        cart0 = m.cart_coords - m.center_of_mass
+        intra = m.distance_matrix
+        for _ in range(PLACEMENT_ATTEMPTS):
+            rot = Rotation.random(random_state=int(rng.integers(2**31 - 1))).as_matrix()
+            centre = rng.random(3)
+            fc = lat.get_fractional_coords(cart0 @ rot.T) + centre
+            imgs = images(fc)
+            allnew = np.vstack(imgs)
+            ids = np.repeat(np.arange(len(imgs)), len(fc))
+            d_new = lat.get_all_distances(allnew, allnew)
+            same = ids[:, None] == ids[None, :]
+            if np.any(d_new[~same] < UNIT_GAP):
+                continue
+            if len(frac) and np.any(lat.get_all_distances(allnew, frac) < UNIT_GAP):
+                continue
+            # a unit must not touch its own periodic images either: a pair nearer through a
+            # periodic image than within the unit must still be UNIT_GAP apart
+            d_self = lat.get_all_distances(imgs[0], imgs[0])
+            if np.any((d_self < intra - 0.01) & (d_self < UNIT_GAP)):
+                continue
+            species += [str(sp) for sp in m.species] * len(imgs)
+            frac = np.vstack([frac, allnew])
+            owner += list(copy_id + ids)
+            copy_id += len(imgs)
+            break
+        else:
+            return None
+    anion = np.array([sp in ("S", "O", "Se", "Cl", "Br", "I", "N", "F") for sp in species])
+    for _, m in atoms:
+        el = str(m.species[0])
+        cands = rng.random((PLACEMENT_ATTEMPTS, 3))
+        pts = np.vstack([np.array([op.operate(c) for op in ops]) % 1.0 for c in cands]).reshape(len(cands), mult, 3)
+        ok, near = [], []
+        for i in range(len(cands)):
+            im = pts[i]
+            if mult > 1:
+                dd = lat.get_all_distances(im, im) + np.eye(mult) * 99
+                if np.min(dd) < ATOM_ATOM_GAP:
+                    continue
+            if len(frac):
+                d = lat.get_all_distances(im, frac)
+                gaps = np.array([ATOM_GAP.get(sp, ATOM_ATOM_GAP) if j < len(owner) and owner[j] >= 0 else
+                                 ATOM_ATOM_GAP for j, sp in enumerate(species)])
+                if np.any(d < gaps[None, :]):
+                    continue
+                if anion.any() and np.min(d[:, anion]) < 3.0:
+                    near.append(i)
+            ok.append(i)
+        pick = near or ok
+        if not pick:
+            return None
+        i = pick[int(rng.integers(len(pick)))]
+        species += [el] * mult
+        frac = np.vstack([frac, pts[i]])
+        owner += [-1] * mult
+        anion = np.concatenate([anion, np.zeros(mult, bool)])
+    return species, frac
+
+
+def generate_units(parts, z, number, seed, volume=None, volume_per_atom: float | None = None):
+    """One random structure built from rigid units and single atoms in space group ``number``.
+
+    The algorithm (pyxtal's molecular generator cannot pack these units at solid densities in
+    reasonable time): a random lattice of the group's type (pyxtal ``Lattice``) with ``volume``
+    (default ``volume_per_atom``, else ``UNITS_VOLUME_PER_ATOM``, x atoms), Niggli reduced and
+    redrawn (``LATTICE_ATTEMPTS``) while two lattice planes are closer than ``MIN_WIDTH``; then each unit of the asymmetric unit, largest first,
+    at a random fractional position with a random orientation (uniform rotation), copied by the
+    group's symmetry operations (units on general positions only), kept when no atom comes within
+    ``UNIT_GAP`` of another unit's atoms (``PLACEMENT_ATTEMPTS`` tries); then the single atoms at
+    random void points at least ``ATOM_GAP`` from unit atoms and ``ATOM_ATOM_GAP`` from each other,
+    preferring points within 3 Å of an anion of the units (a cation coordinated by them). pymatgen
+    Structure (primitive cell) or None when a unit or atom finds no room."""
+    import warnings
+
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    _need_pyxtal()
+    from pyxtal.lattice import Lattice as PLattice
+
+    rng = np.random.default_rng(int(seed))
+    g = _group(number)
+    ops = SpaceGroup.from_int_number(int(number)).symmetry_ops
+    mult = len(ops)
+    items = []                                  # (name, molecule or None, copies in the cell)
+    for name, k in parts:
+        n = k * z * int(g.cellsize())
+        if n % mult:
+            return None                          # not on general positions: not supported here
+        mol = unit_molecule(name)
+        items.extend([(name, mol)] * (n // mult))
+    n_atoms = sum(len(m) for _, m in items) * mult
+    if volume is None:
+        volume = (volume_per_atom or UNITS_VOLUME_PER_ATOM) * n_atoms
+    mols = sorted([(nm, m) for nm, m in items if len(m) > 1], key=lambda t: -len(t[1]))
+    atoms = [(nm, m) for nm, m in items if len(m) == 1]
+    for _ in range(LATTICE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                lat = Lattice(PLattice(g.lattice_type, volume=float(volume), random_state=rng).matrix)
+                lat = lat.get_niggli_reduced_lattice()
+        except Exception:
+            continue
+        a, b, c = lat.matrix
+        widths = [lat.volume / np.linalg.norm(np.cross(u, v)) for u, v in ((b, c), (c, a), (a, b))]
+        if min(widths) < MIN_WIDTH:
+            continue                               # a slab-like cell: units cannot fit across it
+        placed = _place(lat, ops, mult, mols, atoms, rng)
+        if placed is not None:
+            break
+    else:
+        return None
+    species, frac = placed
+    s = Structure(lat, species, frac)
+    try:
+        s = s.get_primitive_structure(tolerance=0.01)
+    except Exception:
+        pass
+    return s.get_sorted_structure()
+
+
 # ------------------------------------------------------------------ result
 
 @dataclass
@@ -161,6 +416,8 @@ class SearchResult:
     candidates: list = field(default_factory=list)   # every trial, in trial order
     distinct: list = field(default_factory=list)     # accepted, deduplicated, lowest energy first
     wall_time_s: float = 0.0
+    units: list | None = None        # rigid units and atoms per formula unit, for a unit search
+    volume_per_atom: float | None = None
 
     @property
     def best(self) -> Candidate | None:
@@ -207,6 +464,11 @@ class SearchResult:
             "trial": b.trial if b else None,
             "sseflow_version": sseflow.__version__,
             "pyxtal_version": _pyxtal_version(),
+            **({"units": [f"{n}*{k}" if k != 1 else n for n, k in self.units],
+                "unit_geometry": f"idealized rigid units: regular PS4 tetrahedra, P-S {P_S_BOND} A; P2S7 two "
+                                 f"such tetrahedra sharing a corner, P-S-P {TETRAHEDRAL:.2f} deg; placed with "
+                                 "random orientations on general positions, single atoms at random void points",
+                "volume_per_atom_A3": self.volume_per_atom or UNITS_VOLUME_PER_ATOM} if self.units else {}),
         }
 
     def to_dict(self) -> dict:
@@ -321,9 +583,21 @@ def dedupe(cands: list[Candidate]) -> list[Candidate]:
 def search(formula: str, spacegroup: int | None = None, formula_units: int | None = None,
            max_atoms: int | None = None, trials: int = 8, calculator: str = "chgnet", seed: int = 0,
            fmax: float = DEFAULT_FMAX, steps: int = DEFAULT_STEPS, calculator_params: dict | None = None,
-           progress: Callable[[Candidate], None] | None = None) -> SearchResult:
-    """Random symmetric candidates of ``formula`` relaxed with ``calculator``; deterministic for a seed."""
+           progress: Callable[[Candidate], None] | None = None, units: str | list | None = None,
+           volume_per_atom: float | None = None) -> SearchResult:
+    """Random symmetric candidates of ``formula`` relaxed with ``calculator``; deterministic for a seed.
+
+    ``units`` (e.g. ``"PS4,P2S7"``, per formula unit) makes it a molecular-unit search: the units
+    are placed rigid with random orientations, the rest of the formula as single atoms
+    (:func:`generate_units`); it needs ``spacegroup``. ``volume_per_atom`` sets the volume of each
+    draw (default: pyxtal's estimate)."""
     species, counts = parse_target(formula)
+    unit_list = parse_units(units) if isinstance(units, (str, type(None))) else list(units)
+    parts = split_units(species, counts, unit_list) if unit_list else None
+    if parts is not None and spacegroup is None:
+        raise InputError("--units needs --spacegroup")
+    if volume_per_atom is not None and not 1.0 <= float(volume_per_atom) <= 200.0:
+        raise InputError(f"--volume-per-atom must be between 1 and 200 A^3 (got {volume_per_atom})")
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
         raise InputError(f"--trials must be between 1 and {MAX_TRIALS} (got {trials})")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -333,7 +607,7 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     if spacegroup is not None:
         if not 1 <= int(spacegroup) <= 230:
             raise InputError(f"--spacegroup must be between 1 and 230 (got {spacegroup})")
-        zs = [z for z in z_range if compatible(counts, z, spacegroup)]
+        zs = [z for z in z_range if parts is not None or compatible(counts, z, spacegroup)]
         if not zs:
             sym = _group(spacegroup).symbol
             raise InputError(f"space group {spacegroup} ({sym}) has no Wyckoff positions for "
@@ -352,7 +626,9 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     out = SearchResult(formula=_label(species, counts), species=species, counts=counts, zs=zs,
                        spacegroups=[int(spacegroup)] if spacegroup is not None else None, trials=trials,
                        calculator=backend.name, model=_model_name(backend), seed=seed, fmax=float(fmax),
-                       steps=int(steps))
+                       steps=int(steps), units=parts,
+                       volume_per_atom=float(volume_per_atom) if volume_per_atom is not None else None)
+    atoms_per_fu = sum(counts)
     rng = np.random.default_rng(seed)
     t_all = time.perf_counter()
     for k in range(trials):
@@ -363,7 +639,11 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
             groups = groups_by_z[z]
             number = int(groups[int(rng.integers(len(groups)))])
             trial_seed = int(rng.integers(2**31 - 1))
-            s0 = generate(species, counts, z, number, trial_seed)
+            if parts is None:
+                s0 = generate(species, counts, z, number, trial_seed)
+            else:
+                vol = float(volume_per_atom or UNITS_VOLUME_PER_ATOM) * atoms_per_fu * z * int(_group(number).cellsize())
+                s0 = generate_units(parts, z, number, trial_seed, volume=vol)
             if s0 is not None:
                 break
         cand = Candidate(trial=k + 1, z=z, spacegroup_generated=number, seed=trial_seed)
@@ -424,6 +704,9 @@ def cif_text(result: SearchResult) -> str:
         "# energy above the next distinct candidate: "
         + (f"{-gap:.1f} meV/atom (next distinct candidate {gap:.1f} meV/atom higher)" if gap is not None
            else "n/a (one distinct candidate)"),
+        *([f"# searched with rigid units: {', '.join(p['units'])} per formula unit; {p['unit_geometry']}"
+           + (f"; volume {p['volume_per_atom_A3']:g} A^3/atom at generation" if p.get('volume_per_atom_A3') else "")]
+          if p.get("units") else []),
         f"# seed: {p['seed']} (trial {p['trial']})",
         f"# sseflow version: {p['sseflow_version']}; pyxtal {p['pyxtal_version']}",
     ]
