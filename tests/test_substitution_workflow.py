@@ -364,3 +364,37 @@ def test_cli_auto_proposes_from_the_covered_elements(capsys, fake_cli):
                                                     allowed=load_reference(fake_cli).elements)]
     assert sorted({r["substituent"] for r in doc["rows"]}) == sorted(want)
     assert "proposed" in " ".join(doc["notes"])
+
+
+def test_study_substitution_adds_interfaces_of_the_best_candidates(capsys, fake_cli, tmp_path):
+    """compute.substitution.interfaces: once the candidates are ranked, the host and the best
+    charge-balanced candidate get interface Fireworks with each anode (before the report), built
+    from their relaxed structures; the report lists both interfaces."""
+    from helpers import stored
+
+    (tmp_path / "subi.yaml").write_text(f"""name: lgps_subi
+electrolytes: [Li10GeP2S12]
+anodes: [Li]
+reference: {{source: file, file: {fake_cli}, correction_scheme: MP2020}}
+interface: {{relax: false, scan: false, electrolyte_miller: [[0, 0, 1]], electrode_miller: [[1, 1, 0]],
+            electrolyte_thickness: 7.0, electrode_thickness: 5.0, max_atoms: 160, max_area: 120.0,
+            max_strain: 0.06}}
+compute:
+  windows: false
+  reactions: false
+  substitution: {{site: Ge, with: [Zr, Sr], compensations: [], interfaces: 1}}
+output: out
+""")
+    rc, out, err = sseflow(capsys, "study", "subi.yaml")
+    assert rc == 0, err
+    db = stored(tmp_path / "home")
+    names = sorted(fw["name"] for fw in db["fireworks"])
+    # Sr without compensation is not charge balanced: the best balanced candidate is Li10ZrP2S12
+    assert [n for n in names if n.startswith("interface ")] == ["interface Li10GeP2S12 | Li",
+                                                                 "interface Li10ZrP2S12 | Li"]
+    assert all(fw["state"] == "COMPLETED" for fw in db["fireworks"])
+    assert len(db["interfaces"]) == 2
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert sorted((i["electrolyte"], i["anode"]) for i in report["interfaces"]) == [
+        ("Li10Ge(PS6)2", "Li"), ("Li10Zr(PS6)2", "Li")]
+    assert (tmp_path / "out" / "interfaces.md").is_file()

@@ -198,17 +198,20 @@ class SubstitutionTask(_StudyTask):
     relaxed and ranked, stored as SubstitutionDocuments; children get ``substitution_ids``."""
 
     required_params = ["host", "site", "reference", "calculator"]
-    optional_params = ["substituents", "auto", "preset", "compensations", "study"]
+    optional_params = ["substituents", "auto", "preset", "compensations", "study", "interfaces", "interface_spec"]
 
     def run_task(self, fw_spec):
-        from sseflow.workflows.stages.substitution import substitution_for_host
+        from sseflow.workflows.stages.substitution import interface_detour, substitution_for_host
 
         store, spec = self.context(fw_spec)
-        keys = substitution_for_host(self["host"], self["site"], self.get("substituents"), self.get("auto"),
-                                     self["reference"], self["calculator"], self.get("preset"), spec,
-                                     self.get("study"), self.get("compensations"), store=store)
+        keys, result = substitution_for_host(self["host"], self["site"], self.get("substituents"), self.get("auto"),
+                                             self["reference"], self["calculator"], self.get("preset"), spec,
+                                             self.get("study"), self.get("compensations"), store=store)
         self.done(store, fw_spec)
-        return FWAction(stored_data={"substitutions": keys}, mod_spec=[{"_push_all": {"substitution_ids": keys}}])
+        detour = (interface_detour(result, self["interfaces"], self.get("study"), self.get("interface_spec") or {})
+                  if self.get("interfaces") else None)
+        return FWAction(stored_data={"substitutions": keys}, mod_spec=[{"_push_all": {"substitution_ids": keys}}],
+                        detours=detour)
 
 
 @explicit_serialize

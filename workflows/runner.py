@@ -247,6 +247,7 @@ class Runner:
                     fw = self.lp.fireworks.find_one({"fw_id": launch["fw_id"]}, {"fw_id": 1, "name": 1, "state": 1}) \
                         if launch else None
                     self.ran.append(fw["fw_id"] if fw else -1)
+                    bar.grow(self._follow(scope))
                     bar.finished(fw["name"] if fw else "?", fw["state"] if fw else "?")
                     if self._flush_due():
                         self._flush()
@@ -257,7 +258,7 @@ class Runner:
             self._flush()
             bar.close()
         states = self._states(scope)
-        return {"ran": len(self.ran), "seconds": time.monotonic() - t0, "total": total,
+        return {"ran": len(self.ran), "seconds": time.monotonic() - t0, "total": len(scope),
                 "completed": states.get("COMPLETED", 0), "fizzled_now": states.get("FIZZLED", 0) - fizzled0,
                 "fizzled": states.get("FIZZLED", 0), "states": states}
 
@@ -282,6 +283,20 @@ class Runner:
                 self.lp.update_spec([fw["fw_id"]], {"_launch_dir": launch["launch_dir"]})
         return (f"interrupted: Firework {fw['fw_id']} ({fw['name']}) stopped and set back to READY; "
                 f"'sseflow run' (or 'sseflow study') runs it again")
+
+    def _follow(self, scope: list[int]) -> int:
+        """Extend ``scope`` (in place) by the Fireworks that those run added to their workflows
+        (FWAction detours and additions, e.g. interfaces of the best substitution candidates), and
+        the FireWorker's restriction with it; returns how many were added."""
+        ids = set(scope)
+        for d in self.lp.workflows.find({"nodes": {"$in": list(scope)}}, {"nodes": 1}):
+            ids.update(d["nodes"])
+        new = sorted(ids - set(scope))
+        if new:
+            scope.extend(new)
+            if "fw_id" in (self.fworker._query or {}):
+                self.fworker = restrict(self.fworker, scope)
+        return len(new)
 
     def _states(self, scope: list[int]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -337,6 +352,13 @@ class _Progress:
                                 console=Console(stderr=True), transient=False)
             self.task = self.bar.add_task("", total=total, completed=done)
             self.bar.start()
+
+    def grow(self, n: int) -> None:
+        """``n`` more Fireworks to run (added by Fireworks that ran)."""
+        if n:
+            self.total += n
+            if self.bar is not None:
+                self.bar.update(self.task, total=self.total)
 
     def finished(self, name: str, state: str) -> None:
         if state == "COMPLETED":

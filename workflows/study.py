@@ -555,6 +555,9 @@ class SubstitutionSpec(_Strict):
     with_: list[str] = Field(default_factory=list, alias="with")
     auto: Optional[int] = None
     compensations: list[str] = Field(default_factory=lambda: ["li-interstitial", "anion-vacancy", "li-vacancy"])
+    interfaces: int = 0
+    """Build the interfaces of the host and of this many best-ranked charge-balanced candidates with
+    each anode (Fireworks added once the ranking is known; Schottky barriers with ``compute.schottky``)."""
 
     @model_validator(mode="after")
     def _valid(self):
@@ -572,6 +575,8 @@ class SubstitutionSpec(_Strict):
             raise ValueError("give either 'with' (a list of elements) or 'auto' (a number of proposals)")
         if self.auto is not None and self.auto < 1:
             raise ValueError("auto must be a positive number of candidates")
+        if not 0 <= self.interfaces <= 20:
+            raise ValueError("interfaces must be between 0 and 20 candidates")
         bad = [c for c in self.compensations if c not in COMPENSATIONS]
         if bad:
             raise ValueError(f"unknown compensation '{bad[0]}' (choose from {', '.join(COMPENSATIONS)})")

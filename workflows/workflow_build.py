@@ -411,13 +411,36 @@ def _apply_reused(fws: list, links: dict[int, list[int]], reused: dict[int, dict
     return kept, {p: cs for p, cs in new_links.items() if cs}
 
 
+def interface_config(study: Study) -> dict:
+    """How a study builds its interfaces: the interface settings, the relaxation calculator and
+    preset, and the electronic backend (None unless ``compute.schottky``)."""
+    ic, ec = study.calculators.interfaces, study.calculators.electronic
+    return {"settings": study.interface.model_dump(), "calculator": ic.name, "preset": ic.preset_dict(),
+            "electronic": {"name": ec.name, "preset": ec.preset_dict()} if study.compute.schottky else None}
+
+
+def interface_pair_tasks(source, formula: str, anode: str, cfg: dict, study_name: str) -> list[tuple[list, str]]:
+    """``[(tasks, Firework name)]`` of one electrolyte | anode interface (``source``: a library name,
+    a CIF path or a structure dict): the built (and relaxed) cell, then, when ``cfg`` asks for
+    Schottky barriers, its electronic statics (a child of the first)."""
+    from sseflow.workflows.firetasks import InterfaceTask, SchottkyTask, pair_label
+
+    label = pair_label(formula, anode)
+    out = [([InterfaceTask(electrolyte=source, electrode=anode, settings=cfg["settings"], calculator=cfg["calculator"],
+                           preset=cfg["preset"], study=study_name, label=label)], f"interface {formula} | {anode}")]
+    if cfg["electronic"] is not None:
+        out.append(([SchottkyTask(label=label, electronic=cfg["electronic"], settings=cfg["settings"],
+                                  study=study_name)], f"schottky {formula} | {anode}"))
+    return out
+
+
 def build_workflow(study: Study, store=None, output: Path | None = None, reuse: dict[str, dict] | None = None):
     """(FireWorks Workflow, Plan) of a study; ``store`` (a ResultsStore) enables dedupe of
     calculations, ``reuse`` (:func:`completed_results`) that of the other Fireworks."""
     from fireworks import Firework, Workflow
 
-    from sseflow.workflows.firetasks import (InterfaceTask, PhononTask, ReactionTask, RelaxTask, ReportTask, SchottkyTask,
-                                     ScreeningTask, StaticTask, ThermoTask, pair_label)
+    from sseflow.workflows.firetasks import (PhononTask, ReactionTask, RelaxTask, ReportTask, ScreeningTask, StaticTask,
+                                     ThermoTask, pair_label)
 
     plan = plan_study(study, store)
     out_dir = Path(output) if output is not None else study.output_dir()
@@ -501,23 +524,14 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
 
     # ---- interface cells (and Schottky barriers) of each electrolyte | anode pair
     if study.compute.interfaces:
-        ic, ec = study.calculators.interfaces, study.calculators.electronic
-        electronic = {"name": ec.name, "preset": ec.preset_dict()} if study.compute.schottky else None
-        settings = study.interface.model_dump()
+        cfg = interface_config(study)
         for spec_e, (_, e) in zip(study.electrolytes, study.electrolyte_formulas()):
             source = (str(spec_e.path()) if spec_e.cif else spec_e.structure_dict if spec_e.structure_dict
                       else (spec_e.library or spec_e.formula))
             for a in study.anodes:
-                label = pair_label(e, a)
-                built = fw([InterfaceTask(electrolyte=source, electrode=a, settings=settings, calculator=ic.name,
-                                          preset=ic.preset_dict(), study=study.name, label=label)],
-                           f"interface {e} | {a}", _spec(study, heavy=True))
-                if electronic is None:
-                    leaves.append(built)
-                    continue
-                leaves.append(fw([SchottkyTask(label=label, electronic=electronic, settings=settings,
-                                               study=study.name)],
-                                 f"schottky {e} | {a}", _spec(study, heavy=True), parents=[built]))
+                (tasks, name), *electronic = interface_pair_tasks(source, e, a, cfg, study.name)
+                built = fw(tasks, name, _spec(study, heavy=True))
+                leaves.append(fw(*electronic[0], _spec(study, heavy=True), parents=[built]) if electronic else built)
 
     # ---- substitution screening of an electrolyte site (compute.substitution)
     sub = study.compute.substitution
@@ -530,9 +544,13 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
                 continue
             host = (str(spec_e.path()) if spec_e.cif else spec_e.structure_dict if spec_e.structure_dict
                     else (spec_e.library or spec_e.formula))
+            follow = ({"interfaces": {"n": sub.interfaces, "anodes": list(study.anodes), "config": interface_config(study),
+                                      "host": not study.compute.interfaces},
+                       "interface_spec": _spec(study, heavy=True)} if sub.interfaces else {})
             leaves.append(fw([SubstitutionTask(host=host, site=sub.site, substituents=list(sub.with_),
                                                auto=sub.auto, compensations=list(sub.compensations), reference=ref,
-                                               calculator=relax.name, preset=relax.preset_dict(), study=study.name)],
+                                               calculator=relax.name, preset=relax.preset_dict(), study=study.name,
+                                               **follow)],
                              f"substitution {e} {sub.site}", _spec(study, heavy=True)))
 
     # ---- report

@@ -21,9 +21,9 @@ def store_screen(result, store, study: str | None = None) -> list[str]:
 
 def substitution_for_host(host, site: str, substituents: list[str] | None, auto: int | None, ref: dict,
                           calculator: str, preset: dict | None, fw_spec: dict, study: str | None = None,
-                          compensations: list[str] | None = None, store=None) -> list[str]:
+                          compensations: list[str] | None = None, store=None):
     """Screen the substitutions of one host (a Firework of ``compute.substitution``); returns the
-    keys of the stored SubstitutionDocuments."""
+    keys of the stored SubstitutionDocuments and the :class:`~sseflow.workflows.substitution.SubstitutionScreen`."""
     from sseflow.workflows.store.documents import SubstitutionDocument  # noqa: F401 - fail early
     from sseflow.workflows.substitution import screen_substitutions
 
@@ -36,4 +36,40 @@ def substitution_for_host(host, site: str, substituents: list[str] | None, auto:
                                   preset=preset, correction_scheme=ref.get("correction_scheme"),
                                   energy_column=ref.get("energy_column"), exclude=list(ref.get("exclude") or []),
                                   compensations=compensations, store=store)
-    return store_screen(result, store, study=study)
+    return store_screen(result, store, study=study), result
+
+
+def interface_picks(rows: list[dict], n: int, with_host: bool = True) -> list[dict]:
+    """The rows whose interfaces a study builds: the ``n`` best-ranked charge-balanced candidates,
+    and the host first when ``with_host`` (the study's own interfaces may already hold it)."""
+    host = [r for r in rows if r["compensation"] == "host"] if with_host else []
+    cands = [r for r in rows if r["compensation"] != "host" and r["charge_balanced"]][:max(0, int(n))]
+    return host + cands
+
+
+def interface_detour(result, interfaces: dict, study: str | None, spec: dict):
+    """The interface (and Schottky) Fireworks of the picked candidates with each anode, as a
+    Workflow to run before the study's report (a FireWorks detour); None when nothing is picked.
+
+    ``interfaces``: ``{"n": N, "anodes": [...], "config": workflow_build.interface_config(study),
+    "host": bool}``. Each candidate's relaxed structure is the interface's electrolyte; its labels
+    are the candidate's formula, so the report lists the interfaces next to the study's own."""
+    from fireworks import Firework, Workflow
+
+    from sseflow.workflows.workflow_build import interface_pair_tasks
+
+    structures = result.structures()
+    fws, links = [], {}
+    for row in interface_picks(result.rows, interfaces.get("n", 0), interfaces.get("host", True)):
+        s = structures.get(row["label"])
+        if s is None:
+            continue
+        for anode in interfaces.get("anodes") or []:
+            prev = None
+            for tasks, name in interface_pair_tasks(s.as_dict(), row["formula"], anode, interfaces["config"], study):
+                f = Firework(tasks, spec=dict(spec), name=name)
+                fws.append(f)
+                if prev is not None:
+                    links[prev.fw_id] = [f.fw_id]
+                prev = f
+    return Workflow(fws, links_dict=links) if fws else None

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.structures.search import RankedStructures
 
 MAX_CELLS = 64              # primitive cells in one supercell
 MAX_SITES = 96              # sites in one supercell
@@ -148,7 +149,7 @@ class Ordering:
 
 
 @dataclass
-class OrderingResult:
+class OrderingResult(RankedStructures):
     formula: str
     prototype: str                   # how the disordered structure was given
     prototype_spacegroup: str
@@ -163,20 +164,6 @@ class OrderingResult:
     orderings: list = field(default_factory=list)    # relaxed, in Ewald order
     distinct: list = field(default_factory=list)     # accepted, deduplicated after relaxation, lowest first
     wall_time_s: float = 0.0
-
-    @property
-    def best(self) -> Ordering | None:
-        return self.distinct[0] if self.distinct else None
-
-    @property
-    def gap_meV(self) -> float | None:
-        if len(self.distinct) < 2:
-            return None
-        return 1000.0 * (self.distinct[1].energy_per_atom - self.distinct[0].energy_per_atom)
-
-    def table(self) -> list[dict]:
-        e0 = self.best.energy_per_atom if self.best else None
-        return [{"rank": i + 1, **o.row(e0)} for i, o in enumerate(self.distinct)]
 
     def provenance(self) -> dict:
         import sseflow

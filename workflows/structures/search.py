@@ -400,8 +400,31 @@ class Candidate:
                 "wall_time_s": round(self.wall_time_s, 3)}
 
 
+class RankedStructures:
+    """The ranking shared by a search and an ordering: ``distinct`` holds the accepted,
+    deduplicated structures, lowest energy first (each with ``energy_per_atom`` and ``row(e0)``)."""
+
+    distinct: list
+
+    @property
+    def best(self):
+        return self.distinct[0] if self.distinct else None
+
+    @property
+    def gap_meV(self) -> float | None:
+        """Energy of the next distinct structure above the best one (meV/atom)."""
+        if len(self.distinct) < 2:
+            return None
+        return 1000.0 * (self.distinct[1].energy_per_atom - self.distinct[0].energy_per_atom)
+
+    def table(self) -> list[dict]:
+        """Ranked distinct structures: energy/atom, relaxed space group, energy relative to the best."""
+        e0 = self.best.energy_per_atom if self.best else None
+        return [{"rank": i + 1, **c.row(e0)} for i, c in enumerate(self.distinct)]
+
+
 @dataclass
-class SearchResult:
+class SearchResult(RankedStructures):
     formula: str
     species: list
     counts: list
@@ -418,22 +441,6 @@ class SearchResult:
     wall_time_s: float = 0.0
     units: list | None = None        # rigid units and atoms per formula unit, for a unit search
     volume_per_atom: float | None = None
-
-    @property
-    def best(self) -> Candidate | None:
-        return self.distinct[0] if self.distinct else None
-
-    @property
-    def gap_meV(self) -> float | None:
-        """Energy of the next distinct candidate above the best one (meV/atom)."""
-        if len(self.distinct) < 2:
-            return None
-        return 1000.0 * (self.distinct[1].energy_per_atom - self.distinct[0].energy_per_atom)
-
-    def table(self) -> list[dict]:
-        """Ranked distinct candidates: energy/atom, relaxed space group, energy relative to the best."""
-        e0 = self.best.energy_per_atom if self.best else None
-        return [{"rank": i + 1, **c.row(e0)} for i, c in enumerate(self.distinct)]
 
     def provenance(self) -> dict:
         import sseflow
