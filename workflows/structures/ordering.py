@@ -22,7 +22,6 @@ the model in the header, and a side JSON with every ordering.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -390,20 +389,9 @@ def cif_text(result: OrderingResult) -> str:
 
 def write_result(result: OrderingResult, directory: str | Path) -> dict:
     """``<formula>_ordered.cif`` and ``<formula>_ordered.json`` in ``directory``; their paths."""
-    from sseflow.workflows.calculators.base import jsonable
+    from sseflow.workflows.structures.search import write_ranked
 
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    stem = f"{result.formula}_ordered"
-    paths = {}
-    if result.best is not None:
-        cif = d / f"{stem}.cif"
-        cif.write_text(cif_text(result))
-        paths["cif"] = str(cif)
-    js = d / f"{stem}.json"
-    js.write_text(json.dumps(jsonable({**result.to_dict(), "files": paths}), indent=1) + "\n")
-    paths["json"] = str(js)
-    return paths
+    return write_ranked(result, directory, f"{result.formula}_ordered", cif_text)
 
 
 def parse_oxidation(text: str | None) -> dict | None:

@@ -720,19 +720,24 @@ def cif_text(result: SearchResult) -> str:
     return "\n".join(head) + "\n" + body
 
 
-def write_result(result: SearchResult, directory: str | Path) -> dict:
-    """``<formula>_searched.cif`` and ``<formula>_searched.json`` in ``directory``; their paths."""
+def write_ranked(result, directory: str | Path, stem: str, cif_text_of: Callable) -> dict:
+    """``<stem>.cif`` (the best structure with its provenance header, ``cif_text_of(result)``) and
+    ``<stem>.json`` (the whole result) in ``directory``; their paths."""
+    from sseflow.workflows.calculators.base import jsonable
+
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    stem = f"{result.formula}_searched"
     paths = {}
     if result.best is not None:
         cif = d / f"{stem}.cif"
-        cif.write_text(cif_text(result))
+        cif.write_text(cif_text_of(result))
         paths["cif"] = str(cif)
     js = d / f"{stem}.json"
-    from sseflow.workflows.calculators.base import jsonable
-
     js.write_text(json.dumps(jsonable({**result.to_dict(), "files": paths}), indent=1) + "\n")
     paths["json"] = str(js)
     return paths
+
+
+def write_result(result: SearchResult, directory: str | Path) -> dict:
+    """``<formula>_searched.cif`` and ``<formula>_searched.json`` in ``directory``; their paths."""
+    return write_ranked(result, directory, f"{result.formula}_searched", cif_text)
