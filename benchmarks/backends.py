@@ -172,12 +172,11 @@ WINDOW_FORMULAS = ["Li3PS4", "Li6PS5Cl", "Li10GeP2S12", "Li7La3Zr2O12"]
 
 def validate(cache: Path, fmax: float, steps: int) -> int:
     """Relax every library phase with CHGNet (cached), compare with MP, and compare windows."""
-    import csv
     import math
     import warnings
 
     warnings.filterwarnings("ignore")
-    from sseflow.analysis.formula import parse_formula, reduced_formula_of
+    from sseflow.analysis.formula import parse_formula
     from sseflow.analysis.reference import ReferenceSet
     from sseflow.workflows.calculators import get_calculator
     from sseflow.workflows.computed_entries import entries_from_results
@@ -210,15 +209,7 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
     ours: dict[str, float] = {}
     for e in entries:
         ours[e.reduced_formula] = min(ours.get(e.reduced_formula, math.inf), e.energy_per_atom)
-    mp: dict[str, float] = {}
-    with open(MP_CSV, newline="") as fh:
-        for rec in csv.DictReader(fh):
-            try:
-                red = reduced_formula_of(rec["formula"])
-            except Exception:
-                continue
-            if red in ours:
-                mp[red] = min(mp.get(red, math.inf), float(rec["target"]))
+    mp = {f: e for f, (e, _) in mp_lowest(ours).items()}
     print(f"\nCHGNet formation energies of library phases vs MP (lowest-energy polymorph row), eV/atom, "
           f"on the table's {table_scheme} scale")
     print(f"{'formula':14s} {'CHGNet':>8s} {'MP':>8s} {'diff':>7s}")

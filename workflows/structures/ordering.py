@@ -357,18 +357,14 @@ def _proto_spacegroup(structure) -> str:
 # ------------------------------------------------------------------ output
 
 def cif_text(result: OrderingResult) -> str:
-    from pymatgen.io.cif import CifWriter
-
-    from sseflow.workflows.structures.search import SYMPREC
+    """The best ordering as CIF (symmetrized), its provenance as ``#`` header lines."""
+    from sseflow.workflows.structures.search import symmetrized_cif
 
     b = result.best
     if b is None:
         raise InputError("no ordering relaxed to an acceptable structure")
     p = result.provenance()
-    try:
-        body = str(CifWriter(b.structure, symprec=SYMPREC))
-    except Exception:
-        body = str(CifWriter(b.structure))
+    body = symmetrized_cif(b.structure)
     gap = p["gap_to_next_distinct_meV"]
     head = [
         f"# {p['formula']}: ORDERED MODEL of a disordered prototype, not an experimental structure",

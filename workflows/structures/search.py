@@ -686,18 +686,23 @@ def _label(species, counts) -> str:
 
 # ------------------------------------------------------------------ output
 
-def cif_text(result: SearchResult) -> str:
-    """The best candidate as CIF (symmetrized), its provenance as ``#`` header lines."""
+def symmetrized_cif(structure) -> str:
+    """CIF text of ``structure`` with its symmetry (``SYMPREC``), plain P1 when that fails."""
     from pymatgen.io.cif import CifWriter
 
+    try:
+        return str(CifWriter(structure, symprec=SYMPREC))
+    except Exception:  # noqa: BLE001 - spglib cannot symmetrize it: write it as it is
+        return str(CifWriter(structure))
+
+
+def cif_text(result: SearchResult) -> str:
+    """The best candidate as CIF (symmetrized), its provenance as ``#`` header lines."""
     b = result.best
     if b is None:
         raise InputError("the search found no acceptable structure")
     p = result.provenance()
-    try:
-        body = str(CifWriter(b.structure, symprec=SYMPREC))
-    except Exception:
-        body = str(CifWriter(b.structure))
+    body = symmetrized_cif(b.structure)
     gap = p["gap_to_next_distinct_meV"]
     head = [
         f"# {p['formula']}: SEARCHED structure (ML structure search), not an experimental structure",
