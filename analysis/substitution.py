@@ -7,8 +7,19 @@ done in :mod:`sseflow.workflows.substitution`.
 Conventions
 -----------
 
-* **Full substitution.** Every site of the site element is replaced (x = 1 of
-  Li10(Ge1-xMx)P2S12); formulas are per formula unit of the host (Li10GeP2S12 -> Li10SrP2S12).
+* **Full substitution** (the default, x = 1 of Li10(Ge1-xMx)P2S12). Every site of the site
+  element is replaced; formulas are per formula unit of the host (Li10GeP2S12 -> Li10SrP2S12).
+* **Partial substitution** (``fraction`` x, 0 < x < 1). k = x N of the N site atoms of the cell
+  are replaced; when x N is not a whole number (within 0.01 atom), the smallest diagonal
+  supercell of at most ``MAX_SUPERCELL_CELLS`` (4) host cells in which it is (:func:`cells_for_fraction`:
+  the fewest cells, hence the fewest atoms) is used, and when none of them does it is an
+  InputError. The formula of a partial composition is the reduced integer formula of the cell
+  (Li10Ge0.5Sn0.5P2S12 per host formula unit is Li20GeSnP4S24, the substituent written after the
+  site element); ``formula_per_host_fu`` keeps the per-formula-unit form; the charge balance is
+  per unit of the formula shown. The charge difference and every compensation count scale with
+  k (D = k dq); which k sites are replaced is a structural rule of
+  :mod:`sseflow.workflows.substitution` (symmetry-distinct orderings ranked by Ewald energy,
+  the lowest relaxed).
 * **Oxidation states.** The host's come from pymatgen's ``Composition.oxi_state_guesses``
   (its most probable assignment; Li10GeP2S12: Li+ Ge4+ P5+ S2-), or are given. The
   substituent's state is the one of its common oxidation states (pymatgen
@@ -43,6 +54,13 @@ Conventions
   difference (compensation needed). Radioactive elements (no stable isotope: Tc, Pm, Z > 83) and
   species whose state is not one of the element's common oxidation states are left out. Highest
   score first; ties by element symbol.
+
+  **Element filter.** By default the proposals also leave out what a battery chemist would not
+  put in an electrolyte (:data:`DEFAULT_EXCLUDED`): the precious metals Ru, Rh, Pd, Ag, Os, Ir,
+  Pt, Au (:data:`PRECIOUS_METALS`) and the highly toxic Be, As, Cd, Hg, Tl, Pb
+  (:data:`TOXIC_ELEMENTS`). ``exclude_elements`` adds to that list, ``any_element=True`` drops
+  it (the radioactive elements stay out). The list returned carries ``skipped``: the filtered
+  elements that would otherwise have been among the ``n`` best (for the proposal notes).
 * **Ranking** of the computed candidates: charge-balanced compositions first, then the lowest
   E_hull, then the lowest reduction limit (the wider window towards the anode), then the least
   negative reaction energy with Li, then the formula.
@@ -67,6 +85,16 @@ CHARGE_PENALTY = 0.5       # score factor per unit of oxidation-state difference
 RADIOACTIVE = frozenset({"Tc", "Pm"}) | frozenset(
     ["Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm",
      "Md", "No", "Lr"])
+
+# Default element filter of the proposals (``--auto``): precious metals and highly toxic elements.
+PRECIOUS_METALS = frozenset({"Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au"})
+TOXIC_ELEMENTS = frozenset({"Be", "As", "Cd", "Hg", "Tl", "Pb"})
+DEFAULT_EXCLUDED = PRECIOUS_METALS | TOXIC_ELEMENTS
+FILTER_DESCRIPTION = ("precious metals Ru, Rh, Pd, Ag, Os, Ir, Pt, Au and highly toxic Be, As, Cd, Hg, Tl, Pb "
+                      "left out by default")
+
+MAX_SUPERCELL_CELLS = 4    # host cells in the largest supercell tried for a partial substitution
+WHOLE_TOL = 0.01           # x N within this of a whole number of atoms counts as whole
 
 LI_INTERSTITIAL = "li-interstitial"
 ANION_VACANCY = "anion-vacancy"
@@ -164,8 +192,10 @@ class Variant:
     formula: str                      # per host formula unit (Li12SrP2S12)
     cell_composition: dict[str, float]  # of the host cell given (Li24Sr2P4S24)
     changes: dict[str, float]         # atoms added (+) / removed (-) per cell besides the substitution
-    charge: ChargeBalance             # per host formula unit
+    charge: ChargeBalance             # per host formula unit (partial: per unit of ``formula``)
     rule: str
+    formula_per_host_fu: str = ""     # partial substitution: per host formula unit (Li10Ge0.5Sn0.5P2S12)
+    n_substituted: int = 0            # site atoms of the cell replaced
 
     @property
     def label(self) -> str:
@@ -190,6 +220,16 @@ class SubstitutionPlan:
     oxidation_states: dict[str, float]  # host's, and the substituent's
     variants: list[Variant]
     notes: list[str] = field(default_factory=list)
+    site_atoms: int = 0               # site atoms in the cell (n_sites of them substituted)
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the site atoms substituted (1: every one)."""
+        return self.n_sites / self.site_atoms if self.site_atoms else 1.0
+
+    @property
+    def partial(self) -> bool:
+        return 0 < self.n_sites < self.site_atoms
 
     @property
     def charge_difference(self) -> float:
@@ -213,14 +253,59 @@ def _order_of(comp: dict[str, float]) -> list[str]:
     return _order(comp)
 
 
+def check_fraction(fraction) -> float:
+    """``fraction`` as a float in (0, 1] (InputError otherwise: NaN, inf, <= 0, > 1)."""
+    try:
+        x = float(fraction)
+    except (TypeError, ValueError):
+        raise InputError(f"fraction must be a number in (0, 1] (got {fraction!r})") from None
+    if not math.isfinite(x) or not 0 < x <= 1:
+        raise InputError(f"fraction must be a number in (0, 1] (got {fraction!r})")
+    return x
+
+
+def cells_for_fraction(n_site_atoms: int, fraction: float, site: str = "site",
+                       max_cells: int = MAX_SUPERCELL_CELLS) -> tuple[int, int]:
+    """(host cells m, atoms replaced k) of a partial substitution: the smallest m <= ``max_cells``
+    for which ``fraction`` x m x ``n_site_atoms`` is a whole number k (within ``WHOLE_TOL``) with
+    0 < k < m x ``n_site_atoms``; ``fraction`` 1: (1, n_site_atoms). InputError when none."""
+    x = check_fraction(fraction)
+    n = int(n_site_atoms)
+    if n < 1:
+        raise InputError(f"the host cell has no {site} to substitute")
+    if x == 1.0:
+        return 1, n
+    tried = []
+    for m in range(1, int(max_cells) + 1):
+        a = x * m * n
+        k = int(round(a))
+        tried.append(f"{a:.4g}")
+        if abs(a - k) <= WHOLE_TOL and 0 < k < m * n:
+            return m, k
+    raise InputError(f"fraction {x:g} of {n} {site} per cell is not a whole number of atoms in any supercell of up "
+                     f"to {max_cells} host cells ({', '.join(tried)} atoms): choose a fraction such as "
+                     f"{_fraction_examples(n, max_cells)}")
+
+
+def _fraction_examples(n: int, max_cells: int) -> str:
+    from fractions import Fraction
+
+    xs = sorted({Fraction(k, m * n) for m in range(1, max_cells + 1) for k in range(1, m * n)})
+    picks = [xs[0], *[f for f in xs if f in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))]]
+    return ", ".join(dict.fromkeys(f"{float(f):.4g}" for f in picks))
+
+
 def plan_substitution(host_cell: dict[str, float] | str, site: str, substituent: str,
                       oxidation_states: dict[str, float] | None = None,
-                      compensations: Iterable[str] = COMPENSATIONS) -> SubstitutionPlan:
-    """The plain substitution of every ``site`` atom of the host cell by ``substituent``, and its
-    charge-compensated variants (module notes).
+                      compensations: Iterable[str] = COMPENSATIONS,
+                      n_substituted: int | None = None) -> SubstitutionPlan:
+    """The plain substitution of every ``site`` atom of the host cell by ``substituent`` (or of
+    ``n_substituted`` of them: a partial substitution, module notes), and its charge-compensated
+    variants (module notes).
 
-    ``host_cell``: element amounts of the cell to be substituted (or a formula); ``compensations``:
-    which of ``li-interstitial``, ``anion-vacancy``, ``li-vacancy`` to offer where they apply.
+    ``host_cell``: element amounts of the cell to be substituted (or a formula; for a partial
+    substitution the supercell); ``compensations``: which of ``li-interstitial``,
+    ``anion-vacancy``, ``li-vacancy`` to offer where they apply.
     """
     cell = parse_formula(host_cell) if isinstance(host_cell, str) else {k: float(v) for k, v in host_cell.items()}
     _element(site)
@@ -249,22 +334,40 @@ def plan_substitution(host_cell: dict[str, float] | str, site: str, substituent:
     n = cell[site]
     if abs(n - round(n)) > 1e-9:
         raise InputError(f"the host cell has a fractional amount of {site} ({n:g}): give an ordered cell")
-    n = int(round(n))
+    n_all = int(round(n))
+    n = n_all if n_substituted is None else int(n_substituted)
+    if n_substituted is not None and (n != n_substituted or not 0 < n <= n_all):
+        raise InputError(f"cannot substitute {n_substituted} of the {n_all} {site} of the cell")
+    partial = n < n_all
     base = {k: v for k, v in cell.items() if k != site}
+    if partial:
+        base[site] = float(n_all - n)
     base[substituent] = base.get(substituent, 0.0) + n
-    plan = SubstitutionPlan(formula_string(_reduced(cell)), site, substituent, n, float(z), q0, q, ox_all, [])
+    plan = SubstitutionPlan(formula_string(_reduced(cell)), site, substituent, n, float(z), q0, q, ox_all, [],
+                            site_atoms=n_all)
     order = [substituent if el == site else el for el in _order_of(cell)]
+    if partial:  # the substituent right after the site element: Li20GeSnP4S24
+        order = list(dict.fromkeys(x for el in _order_of(cell) if el != substituent
+                                   for x in ((site, substituent) if el == site else (el,))))
 
     def add(kind: str, changes: dict[str, float], rule: str) -> None:
         c = dict(base)
         for el, d in changes.items():
             c[el] = c.get(el, 0.0) + d
         c = {el: a for el, a in c.items() if a > 1e-9}
+        if partial:  # the cell's reduced integer formula; charges per unit of it
+            _, zc = reduce_amounts(c)
+            formula = _per_fu(c, zc, order)
+            per_unit = {el: a / zc for el, a in c.items()}
+            plan.variants.append(Variant(substituent, kind, formula, c, dict(changes), charge_balance(per_unit, ox_all),
+                                         rule, _per_fu(c, z, order), n))
+            return
         per_fu = {el: a / z for el, a in c.items()}
         plan.variants.append(Variant(substituent, kind, _per_fu(c, z, order), c, dict(changes),
-                                     charge_balance(per_fu, ox_all), rule))
+                                     charge_balance(per_fu, ox_all), rule, n_substituted=n))
 
-    add(PLAIN, {}, f"every {site} ({q0:+g}) replaced by {substituent} ({q:+d})")
+    add(PLAIN, {}, (f"{n} of {n_all} {site} ({q0:+g}) per cell replaced by {substituent} ({q:+d})" if partial
+                    else f"every {site} ({q0:+g}) replaced by {substituent} ({q:+d})"))
     d_total = n * (q - q0)
     if abs(d_total) < BALANCE_TOL:
         plan.notes.append(f"{substituent}{q:+d} is isovalent with {site}{q0:+g}: no compensation needed")
@@ -319,15 +422,48 @@ class Proposal:
         return asdict(self)
 
 
+class Proposals(list):
+    """The proposals, best first (a list of :class:`Proposal`), with ``excluded`` (the element
+    filter applied) and ``skipped`` (filtered elements that would otherwise have been among the
+    ``n`` best, best first)."""
+
+    def __init__(self, items=(), excluded: Iterable[str] = (), skipped: Iterable[str] = ()):
+        super().__init__(items)
+        self.excluded = sorted(excluded)
+        self.skipped = list(skipped)
+
+    def filter_note(self) -> str:
+        """One line for the proposal notes: the filter and what it skipped."""
+        extra = sorted(set(self.excluded) - DEFAULT_EXCLUDED)
+        if not set(DEFAULT_EXCLUDED) <= set(self.excluded):
+            what = "element filter off (--any-element)" + (f", excluding {', '.join(extra)}" if extra else "")
+        else:
+            what = "element filter: " + FILTER_DESCRIPTION + (f", and {', '.join(extra)}" if extra else "")
+        return f"{what}; skipped by the filter: {', '.join(self.skipped) if self.skipped else 'none'}"
+
+
+def element_filter(exclude_elements: Iterable[str] = (), any_element: bool = False) -> frozenset[str]:
+    """The elements the proposals leave out besides the radioactive ones: :data:`DEFAULT_EXCLUDED`
+    (unless ``any_element``) plus ``exclude_elements`` (InputError for an unknown symbol)."""
+    extra = [str(e).strip() for e in exclude_elements if str(e).strip()]
+    for e in extra:
+        _element(e)
+    return frozenset(extra) | (frozenset() if any_element else DEFAULT_EXCLUDED)
+
+
 def propose_substituents(host: dict[str, float] | str, site: str, n: int,
                          oxidation_states: dict[str, float] | None = None,
-                         allowed: Iterable[str] | None = None) -> list[Proposal]:
+                         allowed: Iterable[str] | None = None, exclude_elements: Iterable[str] = (),
+                         any_element: bool = False) -> Proposals:
     """The ``n`` best-scored substituents of the ``site`` element of the host (module notes).
 
     ``allowed``: only these elements (e.g. those a reference set covers); None: any.
+    ``exclude_elements``: left out besides the default filter (precious metals, highly toxic
+    elements); ``any_element``: no default filter (radioactive elements stay out).
     """
     if int(n) < 1:
         raise InputError(f"--auto needs a positive number of candidates (got {n})")
+    excluded = element_filter(exclude_elements, any_element)
     comp = parse_formula(host) if isinstance(host, str) else dict(host)
     if site not in comp:
         raise InputError(f"site element {site} is not in the host {formula_string(comp)}")
@@ -369,7 +505,9 @@ def propose_substituents(host: dict[str, float] | str, site: str, n: int,
     for p in out:  # one state per element: its best-scored
         if p.element not in best or p.score > best[p.element].score:
             best[p.element] = p
-    return sorted(best.values(), key=lambda p: (-p.score, p.element))[:int(n)]
+    ranked = sorted(best.values(), key=lambda p: (-p.score, p.element))
+    skipped = [p.element for p in ranked[:int(n)] if p.element in excluded]
+    return Proposals([p for p in ranked if p.element not in excluded][:int(n)], excluded, skipped)
 
 
 # --------------------------------------------------------------------------- thermodynamics
@@ -412,6 +550,14 @@ COLUMNS = ("rank", "label", "formula", "substituent", "compensation", "charge_ba
            "rxn_alloy_meV", "rxn_alloy_products", "formation_energy_eV_per_atom", "relax_converged")
 
 
+PARTIAL_COLUMNS = ("formula_per_host_fu", "fraction", "supercell", "orderings_distinct", "orderings_relaxed",
+                   "ordering_gap_meV")
+
+
+def _partial(rows: Sequence[dict]) -> bool:
+    return any(r.get("fraction") is not None and r["fraction"] < 1 for r in rows)
+
+
 def _f(x, digits: int) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -427,29 +573,39 @@ def _cells(r: dict, sep: str = ", ") -> list[str]:
 def format_substitution(rows: Sequence[dict], fmt: str = "text", alloy: str = "Li15Si4") -> str:
     """The ranked table as ``text``, ``md``, ``csv`` or ``json`` (energies in meV/atom, V vs Li/Li+)."""
     fmt = fmt.lower()
+    partial = _partial(rows)  # a partial substitution: the per-formula-unit composition too
+
+    def cells(r: dict, sep: str = ", ") -> list[str]:
+        c = _cells(r, sep)
+        return c[:3] + [r.get("formula_per_host_fu") or r["formula"]] + c[3:] if partial else c
+
     if fmt == "json":
         return json.dumps(list(rows), indent=2, allow_nan=False)
     if fmt == "csv":
+        cols = COLUMNS[:3] + PARTIAL_COLUMNS + COLUMNS[3:] if partial else COLUMNS
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w.writerow(cols)
         for r in rows:
             w.writerow([("" if r.get(c) is None else " + ".join(r[c]) if isinstance(r.get(c), list) else r[c])
-                        for c in COLUMNS])
+                        for c in cols])
         return buf.getvalue()
-    head = ["#", "candidate", "formula", "charge balanced", "E_hull (meV/atom)", "E_hull - E_hull(host)", "V_red (V)", "V_ox (V)",
-            "E_rxn Li (meV/atom)", "products (Li)", f"E_rxn {alloy} (meV/atom)", f"products ({alloy})"]
+    fu = ["per host formula unit"] if partial else []
+    head = ["#", "candidate", "formula", *fu, "charge balanced", "E_hull (meV/atom)", "E_hull - E_hull(host)",
+            "V_red (V)", "V_ox (V)", "E_rxn Li (meV/atom)", "products (Li)", f"E_rxn {alloy} (meV/atom)",
+            f"products ({alloy})"]
     if fmt == "md":
         lines = ["| " + " | ".join(head) + " |",
-                 "|" + "|".join(["---:", "---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---"]) + "|"]
-        lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+                 "|" + "|".join(["---:", "---", "---", *(["---"] if partial else []), "---", "---:", "---:", "---:",
+                                 "---:", "---:", "---", "---:", "---"]) + "|"]
+        lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     if fmt == "text":
         from sseflow.analysis.tables import text_table
 
-        short = ["#", "candidate", "formula", "balanced", "E_hull", "dE_host", "V_red", "V_ox", "E_Li", "products (Li)",
-                 "E_" + alloy, f"products ({alloy})"]
-        return text_table(short, [_cells(r, " + ") for r in rows])
+        short = ["#", "candidate", "formula", *(["per f.u."] if partial else []), "balanced", "E_hull", "dE_host",
+                 "V_red", "V_ox", "E_Li", "products (Li)", "E_" + alloy, f"products ({alloy})"]
+        return text_table(short, [cells(r, " + ") for r in rows])
     raise InputError(f"unknown table format '{fmt}': use text, md, csv or json")
 
 

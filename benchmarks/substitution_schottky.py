@@ -68,8 +68,9 @@ def in_process_schottky(folder: Path, electrolyte: Path, a) -> dict:
         atoms.pbc = [True, True, False]  # vacuum along the normal
     kp = tuple(int(x) for x in a.kpts.split(","))
     bk = tuple(int(x) for x in a.bulk_kpts.split(","))
+    basis = {"mode": "lcao", "basis": a.basis} if a.mode == "lcao" else {"ecut": a.ecut}
     run_ = electronic_stage(atoms, str(electrolyte), "gpaw", periods=src.periods, kpts=kp, bulk_kpts=bk,
-                            directory=folder / "electronic_in_process", ecut=a.ecut)
+                            directory=folder / f"electronic_in_process_{a.mode}", **basis)
     return {**run_.report, "cell": src.cell, "notes": src.notes}
 
 
@@ -88,6 +89,10 @@ def main(argv=None) -> int:
     ap.add_argument("--electrode-thickness", type=float, default=5.0)
     ap.add_argument("--steps", type=int, default=150, help="interface relaxation steps (CHGNet)")
     ap.add_argument("--ecut", type=float, default=250.0)
+    ap.add_argument("--mode", choices=("pw", "lcao"), default="pw",
+                    help="GPAW plane waves (--ecut) or LCAO (--basis; with --in-process): LCAO makes ~150-atom cells "
+                         "affordable on two cores")
+    ap.add_argument("--basis", default="dzp")
     ap.add_argument("--kpts", default="2,2,1")
     ap.add_argument("--bulk-kpts", default="2,2,2")
     ap.add_argument("--build-only", action="store_true", help="no relaxation, no GPAW: a smoke test of the chain")
@@ -98,6 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-schottky", action="store_true",
                     help="build and relax the interfaces (CHGNet, work of adhesion) but run no GPAW static")
     a = ap.parse_args(argv)
+    if a.mode == "lcao" and not a.in_process:
+        ap.error("--mode lcao runs the GPAW stage in this process: add --in-process")
 
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -223,3 +223,38 @@ def test_study_scheme_contradicting_the_files_declaration(tmp_path):
     # source 'file' does not mix anything: its label is not checked against the sidecar
     assert _errors("name: s1\nelectrolytes: [Li3PS4]\nreference: {source: file, file: ref.csv, "
                    "correction_scheme: MP2020}\n", tmp_path) == []
+
+
+# ------------------------------------------------------------------ computed entries on a chosen scale
+
+COMPUTED = "name: s2\nelectrolytes: [Li2S]\nreference: {{source: computed{extra}}}\n"
+
+
+def test_computed_entries_on_a_chosen_scale():
+    from sseflow.analysis.window import WindowCalculator
+    from sseflow.analysis.reference import ReferenceSet
+    from sseflow.workflows.stages.thermo import computed_on_scale
+
+    own = _computed()
+    legacy = computed_on_scale(own, {"source": "computed", "correction_scheme": "MP-legacy"}, {})
+    li2s = [e for e in legacy if e.name == "Li2S"][0]
+    assert li2s.energy_per_atom == pytest.approx(-1.50 + (S_LEGACY - S_2020) / 3, abs=1e-6)
+    assert li2s.correction_scheme == "MP-legacy"
+    # the Li2S oxidation limit (Li2S -> S + 2 Li) moves by the S correction difference per 2 Li
+    w_own = WindowCalculator(ReferenceSet.from_entries([e for e in own if "Cl" not in e.composition])).window(
+        "Li2S", profile=False)
+    w_leg = WindowCalculator(ReferenceSet.from_entries([e for e in legacy if "Cl" not in e.composition])).window(
+        "Li2S", profile=False)
+    assert w_own.oxidation_V == pytest.approx(1.50 * 3 / 2, abs=1e-6)
+    assert w_leg.oxidation_V - w_own.oxidation_V == pytest.approx(-(S_LEGACY - S_2020) / 2, abs=1e-6)
+
+
+def test_study_computed_scale_is_checked(tmp_path):
+    assert _errors(COMPUTED.format(extra=", correction_scheme: MP-legacy"), tmp_path) == []
+    errs = _errors(COMPUTED.format(extra=", correction_scheme: PBE-ish"), tmp_path)
+    assert len(errs) == 1 and "'PBE-ish' cannot be converted" in errs[0] and "\n" not in errs[0], errs
+    gpaw = COMPUTED.format(extra=", correction_scheme: MP-legacy") + "calculators: {relax: {name: gpaw}}\n"
+    errs = _errors(gpaw, tmp_path)
+    assert len(errs) == 1 and "'none (GPAW PBE)' cannot be converted" in errs[0], errs
+    # no scale asked for: GPAW's own energies are fine
+    assert _errors(COMPUTED.format(extra="") + "calculators: {relax: {name: gpaw}}\n", tmp_path) == []

@@ -77,6 +77,29 @@ def test_gpaw_path_on_a_toy_cell(tmp_path):
     assert "lower bounds" in rep["warnings"][0]
 
 
+def test_lcao_mode_gives_the_same_physics_on_the_toy_cell():
+    """GPAW's LCAO mode (dzp basis, the cheap route for ~100-atom interfaces): the LiF gap near the
+    converged PBE value, the toy's barriers from the same analysis, and the mode is checked."""
+    from sseflow.analysis.errors import InputError
+    from sseflow.workflows.calculators import get_calculator
+
+    with pytest.raises(InputError, match="mode"):
+        get_calculator("gpaw", mode="fd")
+    with pytest.raises(InputError, match="grid spacing"):
+        get_calculator("gpaw", mode="lcao", h=1.0)
+    lif = load_structure("LiF").get_primitive_structure()
+    lc = bulk_reference(lif, "gpaw", kpts=(3, 3, 3), mode="lcao")
+    assert lc["gap"] == pytest.approx(8.9, abs=0.5)      # converged PBE LiF: about 8.9 eV
+    es = electronic_structure(toy_li_lif(), "gpaw", kpts=(4, 4, 1), mode="lcao", band_factor=1.4,
+                              periods={"electrolyte": D_LIF, "electrode": 1.745})
+    assert es.parameters.get("mode") == "lcao"
+    rep = schottky_from_electronic(es, lc)
+    L = rep["layer_dos"]
+    assert L["converged"] and len(L["bulk_layers"]) == 2
+    assert L["barrier_p"] > 3.0 and L["barrier_n"] > 0.5
+    assert L["barrier_p"] + L["barrier_n"] == pytest.approx(L["gap"], abs=1e-9)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("SSEFLOW_SLOW") != "1",
                     reason="33-atom GPAW interface, 3-5 min serial: set SSEFLOW_SLOW=1 to run")

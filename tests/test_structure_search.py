@@ -191,6 +191,77 @@ def test_unit_draw_is_symmetric_whole_and_keeps_units_intact():
     assert dm[np.ix_(sym == "Li", sym == "S")].min() >= ss.ATOM_GAP["S"] - 1e-6
 
 
+def test_unit_draw_in_a_given_cell_keeps_that_cell():
+    from pymatgen.core import Lattice
+
+    sp, c = ss.parse_target("Li7P3S11")
+    parts = ss.split_units(sp, c, ss.parse_units("PS4,P2S7"))
+    cell = Lattice.from_parameters(12.5009, 6.0316, 12.5303, 102.845, 113.299, 74.460)   # Li7P3S11, P-1
+    s = ss.generate_units(parts, 2, 2, 18, lattice=cell)    # at the experimental density most draws find no room
+    assert s is not None and s.composition.formula == "Li14 P6 S22"
+    assert s.volume == pytest.approx(cell.volume, rel=1e-6)       # not a random lattice of 26 A^3/atom
+    assert ss._too_close(s) is None
+
+
+def test_search_in_a_given_cell_relaxes_in_it_first_then_frees_it(tmp_path):
+    # fcc Al drawn in a 10 % expanded cubic cell: the fixed-cell stage keeps that volume, the free
+    # stage takes it to EMT's own (about 16 A^3/atom), and the provenance says which cell was given
+    res = ss.search("Al", spacegroup=225, formula_units=1, trials=1, calculator="emt", seed=0,
+                    lattice=(4.45, 4.45, 4.45, 90, 90, 90), lattice_source="a test cell")
+    best = res.best
+    assert best is not None and best.spacegroup_number == 225
+    assert 14.0 < best.structure.volume / len(best.structure) < 19.0        # relaxed away from 22.0
+    p = res.provenance()
+    assert p["cell_given"] == [4.45, 4.45, 4.45, 90.0, 90.0, 90.0] and p["cell_source"] == "a test cell"
+    assert "cell fixed" in p["cell_protocol"]
+    paths = ss.write_result(res, tmp_path)
+    assert "# cell given: a, b, c, alpha, beta, gamma = 4.45, 4.45, 4.45, 90, 90, 90 (a test cell)" in \
+        open(paths["cif"]).read()
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--lattice", "4,4,4,90,90"], "six"),
+    (["--lattice", "4,4,x,90,90,90"], "numbers"),
+    (["--lattice", "4,4,4,90,90,200"], "alpha"),
+    (["--lattice", "4,4,nan,90,90,90"], "a, b, c"),
+    (["--lattice", "40,40,40,90,90,90"], "per atom"),
+    (["--lattice-source", "a paper"], "--lattice"),
+])
+def test_given_cell_bad_input_is_one_line_exit_2(args, word, tmp_path):
+    p = run_cli("phases", "search", "Al", "--spacegroup", 225, "-z", 1, "--calculator", "emt", *args,
+                "-o", tmp_path, timeout=120)
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and word in lines[0], p.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_given_cell_needs_one_z(tmp_path):
+    with pytest.raises(InputError, match="--formula-units"):
+        ss.search("Al", spacegroup=225, trials=1, calculator="emt", lattice=(4, 4, 4, 90, 90, 90))
+
+
+def test_wyckoff_sets_of_a_group_are_listed():
+    sp, c = ss.parse_target("Li3P")
+    sets = ss.wyckoff_sets(sp, c, 2, 194)
+    assert len(sets) == 36
+    # the Na3As type of Li3P: Li on 2b + 4f, P on 2c (or the equivalent 2d)
+    assert sum(sorted(li) == ["2b", "4f"] and p in (["2c"], ["2d"]) for li, p in sets) == 2
+    assert ss.wyckoff_sets(["Al"], [1], 1, 225) == [[["4a"]], [["4b"]]]
+    assert ss.wyckoff_sets(*ss.parse_target("SiP2"), 8, 55) is None          # too many: random draws
+
+
+def test_search_cycles_through_the_wyckoff_sets():
+    res = ss.search("Al", spacegroup=225, formula_units=1, trials=4, calculator="emt", seed=2)
+    drawn = [c.wyckoff for c in res.candidates]
+    assert sorted(map(str, drawn[:2])) == ["[['4a']]", "[['4b']]"]       # each set once before a repeat
+    assert drawn[2:] == drawn[:2]
+    assert res.provenance()["wyckoff_sampling"].startswith("enumerated") and "Z=1/225: 2 sets" in \
+        res.provenance()["wyckoff_sampling"]
+    free = ss.search("Al", formula_units=1, trials=1, calculator="emt", seed=2)     # no group given
+    assert free.candidates[0].wyckoff is None and free.provenance()["wyckoff_sampling"].startswith("random")
+
+
 def test_units_need_a_space_group(tmp_path):
     p = run_cli("phases", "search", "Li3PS4", "-z", 2, "--units", "PS4", "--calculator", "emt", "-o", tmp_path,
                 timeout=120)

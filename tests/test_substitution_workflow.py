@@ -343,7 +343,35 @@ output: out
     assert (tmp_path / "again" / "substitution_Li10GeP2S12_Ge.md").read_text() == first
 
 
+def test_study_partial_substitution(capsys, fake_cli, tmp_path):
+    """compute.substitution.fraction: half the Ge of the 50-atom cell, as in the command."""
+    from helpers import stored
+
+    (tmp_path / "half.yaml").write_text(f"""name: lgps_half
+electrolytes: [Li10GeP2S12]
+reference: {{source: file, file: {fake_cli}, correction_scheme: MP2020}}
+compute:
+  windows: false
+  reactions: false
+  substitution: {{site: Ge, with: [Zr], fraction: 0.5, orderings: 1}}
+output: out
+""")
+    rc, out, err = sseflow(capsys, "study", "half.yaml")
+    assert rc == 0, err
+    docs = stored(tmp_path / "home")["substitutions"]
+    assert {d["formula"] for d in docs} == {"Li10GeP2S12", "Li20GeZrP4S24"}
+
+
 def test_study_substitution_validation(capsys, home, tmp_path):
+    for bad, word in (("fraction: 1.5", "fraction"), ("fraction: .nan", "fraction"), ("orderings: 0", "orderings"),
+                      ("any_element: true", "auto")):
+        (tmp_path / "bad.yaml").write_text(f"""name: bad
+electrolytes: [Li10GeP2S12]
+reference: {{source: file, file: x.csv}}
+compute: {{windows: false, reactions: false, substitution: {{site: Ge, with: [Sn], {bad}}}}}
+""")
+        rc, out, err = sseflow(capsys, "submit", "bad.yaml")
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and word in err, (bad, err)
     (tmp_path / "bad.yaml").write_text("""name: bad
 electrolytes: [Li10GeP2S12]
 compute: {windows: false, reactions: false, substitution: {site: Ge, with: [Xx]}}

@@ -265,3 +265,47 @@ output: out
 
     (row,) = list(csv.DictReader((tmp_path / "out" / "interfaces.csv").open()))
     assert row["barrier_n_eV_lineup"] == f"{lineup['barrier_n_eV']:.2f}" and row["barrier_p_eV_layer_dos"] == "-"
+
+
+def test_search_firework_finds_relaxes_and_feeds_the_hull(home, tmp_path, capsys):
+    """phases.search: a structure search as a Firework of the study (EMT, Al in Fm-3m); its best
+    candidate is relaxed, stored and enters the hull; a second run reads the written search."""
+    from helpers import STUDY
+
+    (tmp_path / "ref.csv").write_text(
+        "formula,e_form\nLi2O,-2.07\nAl2O3,-3.43\nLiAlO2,-2.90\nLi5AlO4,-2.43\nLiAl5O8,-3.26\n")
+    text = STUDY.replace("  include: [{STRUCT}]\n", "  search: [{{formula: Al, spacegroup: 225, formula_units: 1, "
+                                                      "trials: 2, seed: 4}}]\n")
+    (tmp_path / "s.yaml").write_text(text.format(PRESET="{fmax: 0.05, max_steps: 100}"))
+    rc, out, err = sseflow(capsys, "study", "s.yaml")
+    assert rc == 0, err
+    assert "1 search" in err and "1 thermodynamics" in err, err
+    db = stored(home)
+    (task,) = db["tasks"]
+    assert task["label"] == "Al-searched" and task["formula"] == "Al" and task["status"] == "completed"
+    (window,) = db["windows"]
+    assert window["inputs"]["task_ids"] == [task["key"]]        # the searched phase is in the hull
+    side = json.loads((tmp_path / "out" / "searched" / "Al-searched.json").read_text())
+    assert side["provenance"]["spacegroup"] == "Fm-3m" and side["provenance"]["trials"] == 2
+    assert "SEARCHED" in (tmp_path / "out" / "searched" / "Al-searched.cif").read_text()
+
+    from sseflow.workflows.structures import search as ss
+
+    calls = []
+    real = ss.search
+    ss_search = lambda *a, **k: calls.append(1) or real(*a, **k)  # noqa: E731
+    try:
+        ss.search = ss_search
+        rc, out, err = sseflow(capsys, "study", "s.yaml", "--new")
+    finally:
+        ss.search = real
+    assert rc == 0, err
+    assert calls == [] and len(stored(home)["tasks"]) == 1     # the written search and the stored relaxation
+
+
+def test_search_needs_computed_entries(home, tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("name: s\nelectrolytes: [LiAlO2]\nreference: {source: file, file: ref.csv}\n"
+                                     "phases: {search: [{formula: Al, spacegroup: 225}]}\n")
+    (tmp_path / "ref.csv").write_text("formula,e_form\nLiAlO2,-2.90\n")
+    rc, out, err = sseflow(capsys, "study", "s.yaml")
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and "phases.search" in err, err

@@ -55,3 +55,22 @@ def test_study_with_chgnet_on_the_library(tmp_path, monkeypatch, capsys):
     assert rc == 0 and "3 Fireworks" in err and "3 calculation(s) reused from the store" in err, err
     data = json_util.loads((home / "store.json").read_text())["sseflow"]
     assert len(data["tasks"]["documents"]) == 3 and len(data["windows"]["documents"]) == 1
+
+    # the same relaxations on the pre-2020 scale: the LiF -> F2 limit moves by the difference of the
+    # two schemes' fluoride corrections per F (pymatgen's classes), nothing else changes
+    from pymatgen.core import Structure
+
+    from sseflow.analysis.schemes import scheme_correction
+
+    (tmp_path / "lif.yaml").write_text(STUDY.replace("{source: computed}", "{source: computed, correction_scheme: MP-legacy}"))
+    rc, out2, err = sseflow(capsys, "study", "lif.yaml")
+    assert rc == 0 and "3 calculation(s) reused from the store" in err, err
+    row = next(ln for ln in out2.splitlines() if ln.startswith("LiF "))
+    lif = Structure.from_dict(next(t for t in tasks if t["formula"] == "LiF")["structure"])
+    n_f = lif.composition["F"]
+    shift = -(scheme_correction(lif, "MP-legacy") - scheme_correction(lif, "MP2020")) / n_f
+    assert shift == pytest.approx(0.029, abs=0.002)
+    assert float(row.split()[2]) - v_ox == pytest.approx(shift, abs=0.011)    # the table prints 2 decimals
+    assert float(row.split()[1]) == pytest.approx(v_red, abs=0.005)
+    rep = json.loads((tmp_path / "results" / "lif_li" / "report.json").read_text())
+    assert rep["windows"][0]["oxidation_V"] - v_ox == pytest.approx(shift, abs=0.006)

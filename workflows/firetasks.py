@@ -78,6 +78,27 @@ class RelaxTask(_StudyTask):
 
 
 @explicit_serialize
+class SearchTask(_StudyTask):
+    """Structure search of one phase (``phases.search``), then its relaxation; children get
+    ``task_ids->LABEL`` (or ``relax_ids->LABEL`` before a static)."""
+
+    required_params = ["options", "label", "calculator"]
+    optional_params = ["preset", "output", "pass_as"]
+
+    def run_task(self, fw_spec):
+        from sseflow.workflows.stages.search import search_phase
+
+        store, spec = self.context(fw_spec)
+        key, prov = search_phase(dict(self["options"]), self["label"], self["calculator"], self.get("preset"), spec,
+                                 output=self.get("output"), store=store)
+        self.done(store, fw_spec)
+        return FWAction(stored_data={"task_id": key, "searched": {k: prov.get(k) for k in (
+                            "spacegroup", "z", "trials", "accepted", "distinct", "energy_per_atom_eV",
+                            "gap_to_next_distinct_meV")}},
+                        mod_spec=[_set(self.get("pass_as", "task_ids"), {self["label"]: key})])
+
+
+@explicit_serialize
 class StaticTask(_StudyTask):
     """Single point on the relaxed structure ``relax_ids->LABEL``; children get ``task_ids->LABEL``."""
 
@@ -198,7 +219,8 @@ class SubstitutionTask(_StudyTask):
     relaxed and ranked, stored as SubstitutionDocuments; children get ``substitution_ids``."""
 
     required_params = ["host", "site", "reference", "calculator"]
-    optional_params = ["substituents", "auto", "preset", "compensations", "study", "interfaces", "interface_spec"]
+    optional_params = ["substituents", "auto", "preset", "compensations", "study", "interfaces", "interface_spec",
+                       "fraction", "orderings", "exclude_elements", "any_element"]
 
     def run_task(self, fw_spec):
         from sseflow.workflows.stages.substitution import interface_detour, substitution_for_host
@@ -206,7 +228,10 @@ class SubstitutionTask(_StudyTask):
         store, spec = self.context(fw_spec)
         keys, result = substitution_for_host(self["host"], self["site"], self.get("substituents"), self.get("auto"),
                                              self["reference"], self["calculator"], self.get("preset"), spec,
-                                             self.get("study"), self.get("compensations"), store=store)
+                                             self.get("study"), self.get("compensations"), store=store,
+                                             fraction=self.get("fraction", 1.0), orderings=self.get("orderings", 3),
+                                             exclude_elements=self.get("exclude_elements"),
+                                             any_element=self.get("any_element", False))
         self.done(store, fw_spec)
         detour = (interface_detour(result, self["interfaces"], self.get("study"), self.get("interface_spec") or {})
                   if self.get("interfaces") else None)

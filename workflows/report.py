@@ -90,7 +90,7 @@ def _calculators(reference_sets: dict, interface_ids: dict, store) -> list[str]:
 
 def report_manifest(output: str, study: dict, reference: dict, spec: dict, store) -> dict:
     """What :func:`write_report` needs, from the report Firework's spec (the keys its parents passed)."""
-    reference_sets = {k: {kk: v.get(kk) for kk in ("chemsys", "source", "reference", "hash", "entry_ids", "task_ids")}
+    reference_sets = {k: {kk: v.get(kk) for kk in ("chemsys", "source", "reference", "scheme", "hash", "entry_ids", "task_ids")}
                       for k, v in (spec.get("reference_sets") or {}).items()}
     interface_ids = dict(spec.get("interface_ids") or {})
     return {

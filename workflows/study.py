@@ -459,6 +459,53 @@ class CalculatorsSpec(_Strict):
     electronic: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name="gpaw"))  # Schottky
 
 
+class SearchSpec(_Strict):
+    """``phases.search``: a phase with no structure in the library, found by a structure search
+    (``sseflow phases search``) as a Firework of the study with the study's relax calculator; the
+    lowest candidate is relaxed like any phase and enters the hulls of the systems it belongs to."""
+
+    formula: str
+    spacegroup: Optional[int] = None
+    formula_units: Optional[int] = None
+    max_atoms: Optional[int] = None
+    trials: int = 8
+    seed: int = 0
+    units: Optional[str] = None        # rigid units per formula unit, e.g. "PS4,P2S7" (needs spacegroup)
+    lattice: Optional[list[float]] = None   # a known conventional cell: a, b, c, alpha, beta, gamma
+    lattice_source: Optional[str] = None
+    name: Optional[str] = None         # label (default: FORMULA-searched)
+
+    @field_validator("formula")
+    @classmethod
+    def _formula(cls, v: str) -> str:
+        _check_formula(v)
+        return v
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if not 1 <= self.trials <= 1000:
+            raise ValueError(f"trials must be between 1 and 1000 (got {self.trials})")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0 (got {self.seed})")
+        if self.spacegroup is not None and not 1 <= self.spacegroup <= 230:
+            raise ValueError(f"spacegroup must be between 1 and 230 (got {self.spacegroup})")
+        if self.units and self.spacegroup is None:
+            raise ValueError("units need a spacegroup")
+        if self.lattice is not None and (len(self.lattice) != 6 or self.spacegroup is None or self.formula_units is None):
+            raise ValueError("lattice is six numbers (a, b, c, alpha, beta, gamma) and needs spacegroup and formula_units")
+        if self.lattice is not None and not all(math.isfinite(x) for x in self.lattice):
+            raise ValueError("lattice parameters must be finite numbers")
+        return self
+
+    def label(self) -> str:
+        from sseflow.analysis.formula import reduced_formula_of
+
+        return self.name or f"{reduced_formula_of(self.formula)}-searched"
+
+    def options(self) -> dict:
+        return self.model_dump(exclude={"name"}, exclude_none=True)
+
+
 class PhasesSpec(_Strict):
     """Competing phases to relax (computed reference energies)."""
 
@@ -466,6 +513,7 @@ class PhasesSpec(_Strict):
     include: list[PhaseSpec] = Field(default_factory=list)  # more: library names, formulas, structure files
     skip: list[str] = Field(default_factory=list)           # library names or formulas to leave out
     primitive: bool = True            # relax primitive cells (fewer atoms, same energy per atom)
+    search: list[SearchSpec] = Field(default_factory=list)  # phases to find by a structure search
 
 
 class ReferenceSpec(_Strict):
@@ -477,6 +525,8 @@ class ReferenceSpec(_Strict):
     # of the file's energies: MP2020, MP-legacy (pre-2020 MaterialsProjectCompatibility), uncorrected,
     # or a backend's label. Default: what the file declares (<file>.scheme sidecar, or a known table
     # such as the matbench MP set, MP-legacy). 'both' puts the computed entries on this scale.
+    # With source 'computed': the scale the computed entries are put on (default: the calculator's
+    # own), e.g. MP-legacy to compare windows with a table on that scale.
     correction_scheme: Optional[str] = None
     exclude: list[str] = Field(default_factory=list)  # phases to leave out of every hull
 
@@ -502,6 +552,12 @@ class ReferenceSpec(_Strict):
         ``correction_scheme`` that contradicts the declaration is a problem too."""
         from sseflow.workflows.computed_entries import conversion_problem, entry_scheme, scheme_family
 
+        if self.source == "computed" and self.correction_scheme:
+            problem = conversion_problem(entry_scheme(calculator.correction_scheme()), self.correction_scheme)
+            if problem:
+                return (f"reference.correction_scheme '{self.correction_scheme}': {calculator.name}'s "
+                        f"'{calculator.correction_scheme()}' energies cannot be put on it: {problem}")
+            return None
         if self.source != "both":
             return None
         theirs = self.correction_scheme
@@ -555,6 +611,10 @@ class SubstitutionSpec(_Strict):
     with_: list[str] = Field(default_factory=list, alias="with")
     auto: Optional[int] = None
     compensations: list[str] = Field(default_factory=lambda: ["li-interstitial", "anion-vacancy", "li-vacancy"])
+    fraction: float = 1.0             # of the site atoms replaced (< 1: partial, in a supercell)
+    orderings: int = 3                # lowest-Ewald orderings relaxed per candidate when fraction < 1
+    exclude_elements: list[str] = Field(default_factory=list)   # more elements ``auto`` must not propose
+    any_element: bool = False         # ``auto`` without the default precious/toxic element filter
     interfaces: int = 0
     """Build the interfaces of the host and of this many best-ranked charge-balanced candidates with
     each anode (Fireworks added once the ranking is known; Schottky barriers with ``compute.schottky``)."""
@@ -580,6 +640,12 @@ class SubstitutionSpec(_Strict):
         bad = [c for c in self.compensations if c not in COMPENSATIONS]
         if bad:
             raise ValueError(f"unknown compensation '{bad[0]}' (choose from {', '.join(COMPENSATIONS)})")
+        if not (math.isfinite(self.fraction) and 0 < self.fraction <= 1):
+            raise ValueError(f"fraction must be in (0, 1] (got {self.fraction})")
+        if self.orderings < 1:
+            raise ValueError(f"orderings must be at least 1 (got {self.orderings})")
+        if (self.exclude_elements or self.any_element) and not self.auto:
+            raise ValueError("exclude_elements and any_element filter 'auto' proposals")
         return self
 
 
@@ -748,7 +814,10 @@ class Study(_Strict):
             raise ValueError("compute.substitution needs a reference file (reference.source: file or both)")
         if not (c.windows or c.reactions or c.screening or c.interfaces or c.phonons or c.substitution):
             raise ValueError("nothing to compute: switch on windows, reactions, screening, interfaces or phonons")
-        if self.reference.source == "both":
+        if self.phases.search and self.reference.source == "file":
+            raise ValueError("phases.search finds structures for computed entries: use reference source 'computed' "
+                             "or 'both'")
+        if self.reference.source == "both" or self.reference.correction_scheme:
             problem = self.reference.scheme_problem(self.calculators.static or self.calculators.relax)
             if problem:
                 raise ValueError(problem)

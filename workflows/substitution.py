@@ -19,6 +19,23 @@ figure) is in :mod:`sseflow.analysis.substitution`. Here:
   - **Li vacancies**: the same rule with Li (the Li nearest to the higher-valent substituent);
 
   the relaxation (positions and cell) then lets the structure settle;
+* **partial substitution** (``fraction`` x < 1): :func:`choose_supercell` takes the smallest
+  diagonal supercell of the host cell (at most 4 cells) in which x N site atoms are a whole
+  number k (among the scalings of that many cells the most compact: the longest shortest
+  lattice vector, then the shortest longest one, then a before b before c), and
+  :func:`rank_orderings` ranks the symmetry-distinct ways of choosing the k sites: every
+  combination is enumerated (up to ``MAX_COMBINATIONS``; beyond, the ``DEFAULT_RANKED`` lowest
+  of pymatgen's ``OrderDisorderedStructureTransformation``, as in
+  :mod:`sseflow.workflows.structures.ordering`), combinations related by a symmetry operation of
+  the host supercell (spglib through pymatgen's ``SpacegroupAnalyzer``, symprec 0.01 Å, its
+  lattice translations included) are one ordering, and the orderings are ranked by their Ewald
+  energy with formal charges (pymatgen ``EwaldSummation``; the host's oxidation states, the
+  substituent's from :func:`~sseflow.analysis.substitution.substituent_oxidation_state`); ties
+  (always so for an isovalent substituent) go to the most spread-out substituents (the lower
+  Ewald energy of the substituted sites alone as unit charges), then to the lowest site
+  indices. The ``orderings`` (default 3) lowest are built (each with its compensation, placed
+  by the rules above) and relaxed; the lowest energy per atom is kept and its notes give the
+  energy gap to the next relaxed ordering;
 * :func:`screen_substitutions`: every candidate and the host relaxed with one backend (default
   CHGNet), together with the elemental phases of their elements; formation energies from the
   *same backend's* elements and merged with the reference file by the functions a study's
@@ -46,6 +63,8 @@ import numpy as np
 from sseflow.analysis.errors import InputError
 
 VOID_GRID_A = 0.25
+MAX_COMBINATIONS = 20000   # site choices enumerated exhaustively for a partial substitution
+DEFAULT_ORDERINGS = 3      # orderings of a partial substitution relaxed
 ALLOY = "Li15Si4"
 LITERATURE = ("A published screening of Ge substitution in Li10GeP2S12 reports Li10SrP2S12 with a "
               "0.13 eV Schottky barrier and a 3.10 Å electron-transfer region against Li metal.")
@@ -129,15 +148,20 @@ def _nearest(structure, element: str, centres: Sequence[int], k: int) -> list[in
     return chosen
 
 
-def build_variant(host, site: str, variant) -> Any:
+def build_variant(host, site: str, variant, indices: Sequence[int] | None = None) -> Any:
     """The structure of ``variant`` (an :class:`~sseflow.analysis.substitution.Variant` planned on
-    this host cell) before relaxation; site properties carry ``substitution`` tags."""
+    this host cell) before relaxation; site properties carry ``substitution`` tags. ``indices``:
+    the ``site`` atoms replaced (a partial substitution); None: every one."""
     from sseflow.analysis.substitution import ANION_VACANCY, LI_INTERSTITIAL, LI_VACANCY
 
     s = host.copy()
     idx = [i for i, x in enumerate(s) if x.specie.symbol == site]
     if not idx:
         raise InputError(f"site element {site} is not in the host")
+    if indices is not None:
+        if not set(indices) <= set(idx) or len(set(indices)) != len(indices):
+            raise InputError(f"the sites to substitute must be distinct {site} sites of the cell")
+        idx = sorted(int(i) for i in indices)
     for i in idx:
         s.replace(i, variant.substituent, coords=s[i].frac_coords)
     s.add_site_property("substitution", ["substituted" if i in idx else "host" for i in range(len(s))])
@@ -153,6 +177,160 @@ def build_variant(host, site: str, variant) -> Any:
     if any(abs(have.get(el, 0) - a) > 1e-6 for el, a in want.items()) or set(have) != set(want):
         raise InputError(f"built {s.composition.formula} for {variant.formula}: internal error")
     return s
+
+
+# --------------------------------------------------------------------------- partial substitution
+
+def choose_supercell(structure, site: str, fraction: float, max_cells: int | None = None) -> tuple[tuple, int]:
+    """(diagonal scaling of the host cell, site atoms replaced) of a partial substitution (module
+    notes); InputError when no supercell of up to ``max_cells`` (4) cells holds a whole number."""
+    from itertools import permutations
+
+    from sseflow.analysis.substitution import MAX_SUPERCELL_CELLS, cells_for_fraction
+    from sseflow.workflows.structures.ordering import supercells
+
+    n = sum(1 for x in structure if x.specie.symbol == site)
+    m, k = cells_for_fraction(n, fraction, site, max_cells or MAX_SUPERCELL_CELLS)
+    abc = structure.lattice.abc
+
+    def compact(sc):
+        lengths = [a * x for a, x in zip(abc, sc)]
+        return (-round(min(lengths), 6), round(max(lengths), 6), tuple(-x for x in sc))
+
+    return min({p for sc in supercells(m) for p in permutations(sc)}, key=compact), k
+
+
+@dataclass
+class SiteOrdering:
+    """One symmetry-distinct choice of the substituted sites."""
+
+    rank: int                   # by Ewald energy (then spread, then indices), 1 = lowest
+    indices: tuple              # structure indices of the substituted sites
+    ewald_eV: float             # Ewald energy of the cell with formal charges (eV)
+    spread_eV: float            # Ewald energy between the substituted sites alone as unit charges (eV)
+    multiplicity: int = 1       # equivalent choices in the cell
+
+
+@dataclass
+class SiteOrderings:
+    orderings: list             # the ``top`` lowest SiteOrdering
+    combinations: int           # ways of choosing k of the N sites
+    distinct: int               # symmetry-distinct among those ranked
+    method: str
+    symmetry_operations: int
+
+    def describe(self) -> str:
+        return (f"{self.distinct} symmetry-distinct of {self.combinations} site choices ({self.method}), "
+                "ranked by Ewald energy (formal charges)")
+
+
+def _site_permutations(structure, idx: Sequence[int], symprec: float = 0.01) -> list[tuple]:
+    """The permutations of the sites ``idx`` by the symmetry operations of ``structure`` (spglib,
+    lattice translations of a supercell included)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    fc = structure.frac_coords[list(idx)]
+    perms = {tuple(range(len(idx)))}
+    try:
+        ops = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False)
+    except Exception:  # noqa: BLE001 - no symmetry found: every choice is its own ordering
+        ops = []
+    rows = np.arange(len(idx))
+    for op in ops:
+        d = structure.lattice.get_all_distances(op.operate_multi(fc), fc)
+        j = d.argmin(axis=1)
+        if d[rows, j].max() < 0.1 and len(set(j.tolist())) == len(idx):
+            perms.add(tuple(int(x) for x in j))
+    return sorted(perms)
+
+
+def rank_orderings(structure, site: str, substituent: str, k: int, oxidation_states: dict | None = None,
+                   top: int = DEFAULT_ORDERINGS, max_combinations: int = MAX_COMBINATIONS) -> SiteOrderings:
+    """The ``top`` lowest symmetry-distinct choices of ``k`` ``site`` atoms of ``structure`` to be
+    replaced by ``substituent`` (module notes)."""
+    from itertools import combinations
+    from math import comb
+
+    from pymatgen.analysis.ewald import EwaldSummation
+
+    from sseflow.analysis.substitution import host_oxidation_states, substituent_oxidation_state
+
+    if int(top) < 1:
+        raise InputError(f"orderings must be at least 1 (got {top})")
+    idx = [i for i, x in enumerate(structure) if x.specie.symbol == site]
+    n, k = len(idx), int(k)
+    if not 0 < k <= n:
+        raise InputError(f"cannot substitute {k} of the {n} {site} of the cell")
+    comp = {str(el): float(a) for el, a in structure.composition.get_el_amt_dict().items()}
+    ox = dict(oxidation_states) if oxidation_states else host_oxidation_states(comp)
+    q0 = float(ox[site])
+    q = float(substituent_oxidation_state(substituent, q0))
+    s = structure.copy()
+    s.remove_oxidation_states()
+    s.add_oxidation_state_by_element({el: ox[el] for el in comp})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = EwaldSummation(s).total_energy_matrix
+    m = 0.5 * (m + m.T)
+    e0, rowsum = float(m.sum()), m.sum(axis=1)
+    f = q / q0 - 1.0
+    perms = _site_permutations(structure, idx)
+
+    def energies(c):  # positions in idx -> (Ewald energy, spread)
+        ii = [idx[j] for j in c]
+        block = m[np.ix_(ii, ii)]
+        pair = float(block.sum() - np.trace(block))
+        return e0 + 2 * f * float(rowsum[ii].sum()) + f * f * float(block.sum()), pair / (q0 * q0)
+
+    total = comb(n, k)
+    orbits: dict[tuple, int] = {}
+    if total <= max_combinations:
+        method, seen = "every choice enumerated", set()
+        for c in combinations(range(n), k):
+            if c in seen:
+                continue
+            orbit = {tuple(sorted(p[j] for j in c)) for p in perms}
+            seen |= orbit
+            orbits[min(orbit)] = len(orbit)
+    else:
+        method = "the lowest of pymatgen's OrderDisorderedStructureTransformation"
+        for c in _odst_choices(s, idx, substituent, q, k):
+            orbit = {tuple(sorted(p[j] for j in c)) for p in perms}
+            orbits.setdefault(min(orbit), len(orbit))
+    ranked = []
+    for c, mult in orbits.items():
+        e, spread = energies(c)
+        ranked.append((round(e, 6), round(spread, 6), c, e, spread, mult))
+    ranked.sort(key=lambda t: t[:3])
+    out = [SiteOrdering(r + 1, tuple(idx[j] for j in t[2]), t[3], t[4], t[5]) for r, t in enumerate(ranked[:int(top)])]
+    return SiteOrderings(out, total, len(ranked), method, len(perms))
+
+
+def _odst_choices(s, idx: Sequence[int], substituent: str, q: float, k: int) -> list[tuple]:
+    """Site choices (positions in ``idx``) of pymatgen's Ewald-ranked orderings of the cell with
+    the ``idx`` sites partially occupied (too many choices to enumerate)."""
+    from pymatgen.core import Species
+    from pymatgen.transformations.standard_transformations import OrderDisorderedStructureTransformation
+
+    from sseflow.workflows.structures.ordering import DEFAULT_RANKED
+
+    d = s.copy()
+    x = k / len(idx)
+    for i in idx:
+        sp = d[i].specie
+        d.replace(i, {sp: 1 - x, Species(substituent, q): x}, coords=d[i].frac_coords)
+    trans = OrderDisorderedStructureTransformation(algo=OrderDisorderedStructureTransformation.ALGO_FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = trans.apply_transformation(d, return_ranked_list=DEFAULT_RANKED)
+    fc = s.frac_coords[list(idx)]
+    out = []
+    for g in got:
+        o = g["structure"]
+        sub = [site.frac_coords for site in o if site.specie.symbol == substituent]
+        dist = s.lattice.get_all_distances(np.array(sub), fc)
+        out.append(tuple(sorted(int(j) for j in dist.argmin(axis=1))))
+    return out
 
 
 # --------------------------------------------------------------------------- calculations
@@ -306,6 +484,10 @@ class SubstitutionScreen:
     notes: list[str] = field(default_factory=list)
     alloy: str = ALLOY
     exclude: list[str] = field(default_factory=list)
+    fraction: float = 1.0             # of the site atoms substituted (1: every one)
+    supercell: str | None = None      # a partial substitution: the scaling of the host cell ("2x1x1")
+    substituted: int | None = None    # a partial substitution: site atoms replaced in that supercell
+    site_atoms: int | None = None     # ... of so many
 
     def table(self, fmt: str = "text") -> str:
         from sseflow.analysis.substitution import format_substitution
@@ -350,7 +532,16 @@ class SubstitutionScreen:
         return {"host": self.host, "host_formula": self.host_formula, "site": self.site,
                 "calculator": self.calculator, "reference": self.reference, "reference_hash": self.reference_hash,
                 "correction_scheme": self.correction_scheme, "alloy": self.alloy, "rows": self.rows,
-                "notes": self.notes}
+                "notes": self.notes,
+                **({"fraction": self.fraction, "supercell": self.supercell, "substituted_sites": self.substituted,
+                    "site_atoms": self.site_atoms} if self.fraction < 1 else {})}
+
+    def describe_site(self) -> str:
+        """What was substituted: "every Ge", or "1 of 2 Ge (x = 0.5) per 1x1x1 supercell"."""
+        if self.fraction >= 1:
+            return f"every {self.site}"
+        return (f"{self.substituted} of {self.site_atoms} {self.site} (x = {self.fraction:.4g}) in a {self.supercell} "
+                "supercell of the host cell")
 
 
 def _element_calcs(elements: Iterable[str]) -> list[Calculation]:
@@ -363,16 +554,23 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
                          correction_scheme: str | None = None, energy_column: str | None = None,
                          exclude: Iterable[str] = (), oxidation_states: dict | None = None,
                          compensations: Iterable[str] | None = None, include_host: bool = True,
-                         store=None, progress=None) -> SubstitutionScreen:
+                         store=None, progress=None, fraction: float = 1.0, orderings: int = DEFAULT_ORDERINGS,
+                         exclude_elements: Iterable[str] = (), any_element: bool = False) -> SubstitutionScreen:
     """Substitute every ``site`` atom of ``host`` by each substituent (or ``auto`` proposals),
     with the charge-compensated variants, relax everything with ``calculator`` and rank the
     candidates (module notes). ``reference``: a formation-energy file (``correction_scheme``: the
     scheme of its energies; None: what the file declares) or a ReferenceSet (``correction_scheme``
-    required); the computed entries are put on that scale before they are merged."""
+    required); the computed entries are put on that scale before they are merged.
+
+    ``fraction`` < 1: only that fraction of the site atoms is substituted, in the smallest
+    supercell that holds a whole number of them; the ``orderings`` lowest symmetry-distinct
+    choices of the sites (Ewald ranking) are relaxed and the lowest in energy kept (module notes).
+    ``exclude_elements``, ``any_element``: the element filter of the ``auto`` proposals
+    (:func:`sseflow.analysis.substitution.propose_substituents`)."""
     from sseflow.analysis.reference import ReferenceSet, load_reference
     from sseflow.workflows.settings import settings
     from sseflow.analysis.substitution import (
-        COMPENSATIONS, charge_balance, energy_above_hull, host_oxidation_states, plan_substitution,
+        COMPENSATIONS, charge_balance, check_fraction, energy_above_hull, host_oxidation_states, plan_substitution,
         propose_substituents, rank_rows)
     from sseflow.analysis.formula import reduce_amounts
     from sseflow.analysis.reactions import ReactionCalculator
@@ -381,24 +579,36 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
 
     if reference is None:
         raise InputError("a reference set is needed (--reference PATH)")
+    fraction = check_fraction(fraction)
+    if isinstance(orderings, bool) or not isinstance(orderings, (int, np.integer)) or orderings < 1:
+        raise InputError(f"orderings must be a whole number >= 1 (got {orderings!r})")
     structure, name = load_host(host)
     cell = {str(el): float(a) for el, a in structure.composition.get_el_amt_dict().items()}
     if site not in cell:
         raise InputError(f"site element {site} is not in the host {_formula(structure)}")
+    partial = fraction < 1
+    scaling, n_sub, target = (1, 1, 1), None, structure
+    if partial:  # the supercell and its composition; the host itself is relaxed in its own cell
+        scaling, n_sub = choose_supercell(structure, site, fraction)
+        target = structure * scaling if scaling != (1, 1, 1) else structure.copy()
+        cell = {str(el): float(a) for el, a in target.composition.get_el_amt_dict().items()}
     ox = dict(oxidation_states) if oxidation_states else host_oxidation_states(cell)
     file_rs = (reference if isinstance(reference, ReferenceSet)
                else load_reference(reference, energy_column, cache_dir=settings().cache_dir))
     notes: list[str] = []
     if auto:
-        props = propose_substituents(cell, site, int(auto), ox, allowed=file_rs.elements)
+        props = propose_substituents(cell, site, int(auto), ox, allowed=file_rs.elements,
+                                     exclude_elements=exclude_elements, any_element=any_element)
         notes.append("proposed (pymatgen substitution statistics x ionic-radius x charge factor): " + ", ".join(
             f"{p.element}{p.oxidation_state:+d} (score {p.score:.3g})" for p in props))
+        notes.append("proposals: " + props.filter_note())
         substituents = [p.element for p in props]
     if not substituents:
         raise InputError("no substituent: give --with A,B,.. or --auto N")
     subs = list(dict.fromkeys(substituents))
     missing = sorted({s for s in subs if s not in file_rs.elements} | ({"Li", "Si"} - file_rs.elements))
-    plans = [plan_substitution(cell, site, s, ox, compensations if compensations is not None else COMPENSATIONS)
+    plans = [plan_substitution(cell, site, s, ox, compensations if compensations is not None else COMPENSATIONS,
+                               n_substituted=n_sub)
              for s in subs]
     if missing:
         raise InputError(f"the reference data ({file_rs.source}) has no entries for {', '.join(missing)}")
@@ -415,14 +625,50 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
     if include_host:
         calcs.append(Calculation(f"{name} (host)", "host", structure))
     variants = []
+    groups: list[tuple[Any, list[tuple[Calculation, SiteOrdering]], SiteOrderings]] = []  # partial: per variant
     for plan in plans:
         notes.extend(plan.notes)
+        ranked = (rank_orderings(target, site, plan.substituent, n_sub, ox, top=int(orderings))
+                  if partial else None)
         for v in plan.variants:
-            calcs.append(Calculation(v.label, "candidate", build_variant(structure, site, v)))
+            if partial:
+                group = [(Calculation(f"{v.label} [ordering {o.rank}]", "ordering",
+                                      build_variant(target, site, v, o.indices)), o) for o in ranked.orderings]
+                calcs.extend(c for c, _ in group)
+                groups.append((v, group, ranked))
+            else:
+                calcs.append(Calculation(v.label, "candidate", build_variant(structure, site, v)))
             variants.append(v)
     elements = set(cell) | set(subs) | {"Li", "Si"}
     calcs += _element_calcs(elements)
     relax_all(calcs, backend, store=store, preset=preset, progress=progress)
+    kept: dict[int, dict] = {}  # id(calculation) -> its ordering fields (partial)
+    n_site = plans[0].site_atoms
+    for v, group, ranked in groups:  # the lowest relaxed ordering of each variant is the candidate
+        by_energy = sorted(group, key=lambda t: (float(t[0].result.energy_per_atom), t[1].rank))
+        best, o = by_energy[0]
+        best.kind, best.label = "candidate", v.label
+        e0 = float(best.result.energy_per_atom)
+        gap = 1000.0 * (float(by_energy[1][0].result.energy_per_atom) - e0) if len(by_energy) > 1 else None
+        kept[id(best)] = {
+            "fraction": v.n_substituted / n_site, "fraction_requested": fraction,
+            "substituted_sites": v.n_substituted, "site_atoms": n_site,
+            "supercell": "x".join(map(str, scaling)), "cell_atoms": len(target),
+            "formula_per_host_fu": v.formula_per_host_fu, "orderings_combinations": ranked.combinations,
+            "orderings_distinct": ranked.distinct, "orderings_relaxed": len(group), "ordering_rank_ewald": o.rank,
+            "ordering_sites": list(o.indices), "ordering_gap_meV": gap,
+            "ordering_energies_meV": {str(oo.rank): 1000.0 * (float(c.result.energy_per_atom) - e0) for c, oo in group},
+            "ordering_ewald_eV": {str(oo.rank): oo.ewald_eV - ranked.orderings[0].ewald_eV for _, oo in group},
+        }
+        notes.append(
+            f"{v.label}: {v.n_substituted} of {n_site} {site} replaced (x = "
+            f"{v.n_substituted / n_site:.4g}) in a {'x'.join(map(str, scaling))} supercell of "
+            f"the host cell ({len(target)} atoms before compensation); {ranked.describe()}; the lowest {len(group)} "
+            f"relaxed, kept Ewald rank {o.rank}; "
+            + (f"next ordering {gap:.1f} meV/atom higher" if gap is not None else "one ordering: no energy gap"))
+    cand_calcs = [c for c in calcs if c.kind == "candidate"]
+    if partial:
+        cand_calcs = [next(c for c, _ in group if c.kind == "candidate") for _, group, _ in groups]
 
     computed = entries_from_results([c.result for c in calcs], backend)
     if len(computed) != len(calcs):
@@ -438,11 +684,11 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
     exclude = tuple(exclude)
 
     if progress is not None:
-        progress.stage("thermodynamics", len(calcs) - len(elemental))
+        progress.stage("thermodynamics", len(calcs) - len(elemental) - sum(c.kind == "ordering" for c in calcs))
     rows = []
     host_ox = dict(ox)
     evaluated = [(c, None) for c in calcs if c.kind == "host"] + \
-        [(c, v) for c, v in zip([c for c in calcs if c.kind == "candidate"], variants)]
+        [(c, v) for c, v in zip(cand_calcs, variants)]
     for c, v in evaluated:
         e = c.entry
         comp = e.composition
@@ -482,6 +728,8 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
             "relax_converged": bool(getattr(res, "converged", True)), "relax_steps": getattr(res, "n_steps", None),
             "task_id": c.task_key, "reused": c.reused,
         })
+        if partial:
+            rows[-1].update(kept.get(id(c)) or {"formula_per_host_fu": formula})
         if progress is not None:
             progress.advance()
     host_rows = [r for r in rows if r["compensation"] == "host"]
@@ -498,4 +746,7 @@ def screen_substitutions(host, site: str, substituents: Sequence[str] | None = N
         notes.append(f"relaxation not converged (energies of the last step): {', '.join(unconv)}")
     return SubstitutionScreen(name, _formula(structure), site, backend.name, label,
                               getattr(file_rs, "content_hash", None), scheme, rows, plans, calcs, notes,
-                              exclude=list(exclude))
+                              exclude=list(exclude), fraction=(n_sub / plans[0].site_atoms) if partial else 1.0,
+                              supercell="x".join(map(str, scaling)) if partial else None,
+                              substituted=n_sub, site_atoms=plans[0].site_atoms if partial else None)
+

@@ -488,6 +488,24 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
                                         parents=[rfw] if rfw else [])
             else:
                 energy_fw[p.label] = rfw
+    searched_fw: list[tuple[frozenset, Firework]] = []   # (elements, Firework) of phases.search
+    if study.computed and study.phases.search:
+        from sseflow.workflows.firetasks import SearchTask
+
+        all_els = set().union(*(set(cs.split("-")) for cs in plan.systems)) if plan.systems else set()
+        for sspec in study.phases.search:
+            els = frozenset(_els(sspec.formula))
+            label = sspec.label()
+            if not els <= all_els:
+                plan.notes.append(f"phases.search: {label} lies outside every chemical system of the study, left out")
+                continue
+            sfw = fw([SearchTask(options=sspec.options(), label=label, calculator=relax.name, preset=relax.preset_dict(),
+                                 output=str(out_dir), pass_as="relax_ids" if static else "task_ids")],
+                     f"search {label} ({relax.name})", _spec(study, heavy=True, label=label))
+            if static:
+                sfw = fw([StaticTask(label=label, calculator=static.name, preset=static.preset_dict())],
+                         f"static {label} ({static.name})", _spec(study, heavy=True, label=label), parents=[sfw])
+            searched_fw.append((els, sfw))
     phonon_fw: dict[str, Firework] = {}
     if study.compute.phonons:
         ph = study.calculators.phonons
@@ -503,6 +521,7 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
         members = [p for p in plan.phases if p.elements <= els] if study.computed else []
         windows = [e for e, s in plan.window_system.items() if s == cs]
         parents = [energy_fw[p.label] for p in members if p.label in energy_fw]
+        parents += [f for e, f in searched_fw if e <= els]
         temps = list(study.compute.temperatures) if windows else []
         if temps:
             parents += [phonon_fw[p.label] for p in plan.phases if p.label in phonon_fw and p.elements <= els]
@@ -547,10 +566,13 @@ def build_workflow(study: Study, store=None, output: Path | None = None, reuse: 
             follow = ({"interfaces": {"n": sub.interfaces, "anodes": list(study.anodes), "config": interface_config(study),
                                       "host": not study.compute.interfaces},
                        "interface_spec": _spec(study, heavy=True)} if sub.interfaces else {})
+            partial = ({"fraction": sub.fraction, "orderings": sub.orderings} if sub.fraction < 1 else {})
+            filt = ({"exclude_elements": list(sub.exclude_elements), "any_element": sub.any_element}
+                    if sub.exclude_elements or sub.any_element else {})
             leaves.append(fw([SubstitutionTask(host=host, site=sub.site, substituents=list(sub.with_),
                                                auto=sub.auto, compensations=list(sub.compensations), reference=ref,
                                                calculator=relax.name, preset=relax.preset_dict(), study=study.name,
-                                               **follow)],
+                                               **partial, **filt, **follow)],
                              f"substitution {e} {sub.site}", _spec(study, heavy=True)))
 
     # ---- report

@@ -1,4 +1,5 @@
-"""GPAW backend: plane-wave PAW DFT (PBE) through ASE.
+"""GPAW backend: plane-wave PAW DFT (PBE) through ASE; ``mode: lcao`` (with ``basis``, default
+``dzp`` from gpaw-data, and real-space grid spacing ``h``, default 0.2 Å) for large cells.
 
 Setups come from the ``gpaw-data`` wheel (or ``GPAW_SETUP_PATH``). Serial by default;
 for MPI run the whole script under ``mpiexec -n N gpaw python ...``. Energies are raw
@@ -28,7 +29,7 @@ class GPAWBackend(Backend):
         "max_steps": 100,
         "txt": "gpaw.txt",
     }
-    extra_keys = frozenset({"setup_path"})  # GPAW_SETUP_PATH for this backend
+    extra_keys = frozenset({"setup_path", "mode", "basis", "h"})  # GPAW_SETUP_PATH; LCAO mode, basis, grid
 
     def check(self) -> None:
         try:
@@ -36,6 +37,12 @@ class GPAWBackend(Backend):
         except ImportError:
             raise InputError("calculator 'gpaw' is not installed: see docs/install_backends.md "
                              "(Debian libxc-dev libopenblas-dev libfftw3-dev, then pip install gpaw gpaw-data)") from None
+        mode = str(self.parameters.get("mode", "pw")).lower()
+        if mode not in ("pw", "lcao"):
+            raise InputError(f"GPAW mode must be 'pw' or 'lcao' (got {self.parameters.get('mode')!r})")
+        h = self.parameters.get("h")
+        if h is not None and not (isinstance(h, (int, float)) and 0.05 <= float(h) <= 0.4):
+            raise InputError(f"GPAW grid spacing h must be between 0.05 and 0.4 Å (got {h!r})")
         setup_path = self.parameters.get("setup_path") or os.environ.get("GPAW_SETUP_PATH")
         if setup_path and not any(Path(p).is_dir() for p in str(setup_path).split(os.pathsep)):
             raise InputError(f"GPAW setup folder not found: {setup_path}")
@@ -50,8 +57,12 @@ class GPAWBackend(Backend):
         if directory is not None and p.get("txt"):
             Path(directory).mkdir(parents=True, exist_ok=True)
             txt = str(Path(directory) / p["txt"])
+        if str(p.get("mode", "pw")).lower() == "lcao":
+            basis = {"mode": "lcao", "basis": str(p.get("basis", "dzp")), "h": float(p.get("h", 0.2))}
+        else:
+            basis = {"mode": PW(float(p["ecut"]))}
         return GPAW(
-            mode=PW(float(p["ecut"])), xc=p["xc"],
+            **basis, xc=p["xc"],
             kpts={"density": float(p["kpoint_density"]), "gamma": True},
             occupations=FermiDirac(float(p["smearing_width"])),
             spinpol=bool(p.get("spinpol", False)),

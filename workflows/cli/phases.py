@@ -184,11 +184,16 @@ def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: 
                    "needs --spacegroup (e.g. Li7P3S11 --units PS4,P2S7).")
 @click.option("--volume-per-atom", type=float, default=None, metavar="A3",
               help="With --units: volume of each draw per atom [default: 26].")
+@click.option("--lattice", default=None, metavar="A,B,C,ALPHA,BETA,GAMMA",
+              help="Search in this conventional cell (e.g. known from diffraction); needs --spacegroup and -z. "
+                   "Candidates relax in the cell first, then with the cell free.")
+@click.option("--lattice-source", default=None, metavar="TEXT",
+              help="Where the --lattice cell comes from (a citation), kept in the provenance.")
 @click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Folder for FORMULA_searched.cif and FORMULA_searched.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (nothing else) on stdout.")
 def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, seed, fmax, steps, units,
-           volume_per_atom, output, as_json):
+           volume_per_atom, lattice, lattice_source, output, as_json):
     """Random symmetric structures of FORMULA relaxed with an ML potential; writes the lowest in energy.
 
     The result is a searched structure (a prediction of the potential), with its provenance in the
@@ -205,12 +210,24 @@ def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, se
         raise InputError("sseflow phases search needs pyxtal: pip install 'pyxtal>=1.0,<2'")
     if volume_per_atom is not None and not units:
         raise InputError("--volume-per-atom is used with --units")
+    if volume_per_atom is not None and lattice:
+        raise InputError("--volume-per-atom and --lattice exclude each other (the cell sets the volume)")
+    if lattice_source and not lattice:
+        raise InputError("--lattice-source describes a --lattice cell")
+    cell = None
+    if lattice:
+        try:
+            cell = [float(x) for x in lattice.split(",")]
+        except ValueError:
+            raise InputError(f"--lattice must be numbers separated by commas (got {lattice})") from None
+        if len(cell) != 6:
+            raise InputError(f"--lattice takes six cell parameters a,b,c,alpha,beta,gamma (got {lattice})")
     with _SearchProgress(trials) as bar:
         res = ss.search(formula, spacegroup=spacegroup, formula_units=formula_units, max_atoms=max_atoms,
                         trials=trials, calculator=calculator, seed=seed,
                         fmax=ss.DEFAULT_FMAX if fmax is None else fmax,
                         steps=ss.DEFAULT_STEPS if steps is None else steps, progress=bar.update,
-                        units=units, volume_per_atom=volume_per_atom)
+                        units=units, volume_per_atom=volume_per_atom, lattice=cell, lattice_source=lattice_source)
     paths = ss.write_result(res, output)
     if as_json:
         from sseflow.workflows.calculators.base import jsonable

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, config_option, reference_options,
-                                         reference_scheme_option, split_list)
+from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, FiniteFloat, config_option,
+                                         reference_options, reference_scheme_option, split_list)
 
 
 @click.command()
 @click.argument("host")
-@click.option("--site", required=True, metavar="EL", help="Element whose sites are substituted (every one of them).")
+@click.option("--site", required=True, metavar="EL",
+              help="Element whose sites are substituted (every one of them, or --fraction of them).")
 @click.option("--with", "with_", default=None, metavar="A,B,..", help="Substituents (element symbols).")
 @click.option("--auto", default=None, type=POSITIVE_INT, metavar="N",
               help="Propose N substituents from pymatgen's substitution statistics, ionic radii and charges.")
@@ -24,6 +25,18 @@ from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, config_
 @click.option("--compensation", default="li-interstitial,anion-vacancy,li-vacancy", show_default=True,
               metavar="K,..", help="Compensated variants to offer next to each plain substitution "
                                    "('none' for the plain ones only).")
+@click.option("--fraction", default=1.0, show_default=True, type=FiniteFloat(min=0, max=1, min_open=True), metavar="F",
+              help="Fraction of the SITE atoms substituted, in (0, 1]: F x their number in the host cell, in the "
+                   "smallest diagonal supercell (at most 4 cells) where that is a whole number.")
+@click.option("--orderings", default=3, show_default=True, type=POSITIVE_INT, metavar="K",
+              help="With --fraction < 1: relax the K lowest symmetry-distinct orderings (Ewald ranking) of each "
+                   "candidate and keep the lowest in energy.")
+@click.option("--exclude-elements", default=None, metavar="A,B,..",
+              help="With --auto: never propose these elements (added to the default filter of precious metals "
+                   "and highly toxic elements).")
+@click.option("--any-element", is_flag=True,
+              help="With --auto: drop the default filter of precious metals (Ru Rh Pd Ag Os Ir Pt Au) and highly "
+                   "toxic elements (Be As Cd Hg Tl Pb); radioactive elements stay out.")
 @click.option("--no-host", is_flag=True, help="Leave the host itself out of the table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (same as --format json).")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "csv", "json"]), default="text", show_default=True)
@@ -36,11 +49,14 @@ from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, config_
                                             "(stored relaxations are reused).")
 @config_option
 def substitute(host, site, with_, auto, reference, energy_column, exclude, reference_scheme, calculator, fmax,
-               steps, compensation, no_host, as_json, fmt, output, plot, structures_dir, store, config):
-    """Substitute every SITE atom of HOST and rank the candidates.
+               steps, compensation, fraction, orderings, exclude_elements, any_element, no_host, as_json, fmt, output,
+               plot, structures_dir, store, config):
+    """Substitute every SITE atom of HOST (or a --fraction of them) and rank the candidates.
 
     HOST: a library name (Li10GeP2S12), or a structure file. Each substituent replaces every
-    site atom; when its common oxidation state differs from the site's, the plain substitution is
+    site atom (with --fraction F < 1: F of them, in the smallest supercell that holds a whole
+    number, the K lowest Ewald-ranked symmetry-distinct orderings relaxed and the lowest kept);
+    when its common oxidation state differs from the site's, the plain substitution is
     flagged as not charge balanced and compensated variants are offered next to it (Li
     interstitials in the largest voids or anion vacancies for a lower-valent substituent, Li
     vacancies for a higher-valent one). Everything is relaxed with the calculator; E_hull,
@@ -71,6 +87,18 @@ def substitute(host, site, with_, auto, reference, energy_column, exclude, refer
     excl = split_list(exclude)
     for f in excl:
         parse_formula(f)
+    excl_el = split_list(exclude_elements)
+    if (excl_el or any_element) and not auto:
+        raise InputError("--exclude-elements and --any-element filter the --auto proposals: use them with --auto N")
+    for e in excl_el:
+        _element(e)
+    if fraction < 1:  # the supercell exists (one line when it does not), before anything is written
+        from sseflow.workflows.substitution import _formula, choose_supercell, load_host
+
+        host_structure, _ = load_host(host)
+        if site not in {str(el) for el in host_structure.composition.elements}:
+            raise InputError(f"site element {site} is not in the host {_formula(host_structure)}")
+        choose_supercell(host_structure, site, fraction)
     if output:
         check_output_file(output, "-o")
     if structures_dir:
@@ -101,7 +129,8 @@ def substitute(host, site, with_, auto, reference, energy_column, exclude, refer
     resolve_reference_scheme(reference, reference_scheme, content_hash=rs.content_hash)  # one line when unknown
     kw = dict(auto=auto, reference=reference, calculator=calculator, preset=preset, correction_scheme=reference_scheme,
               energy_column=energy_column,
-              exclude=excl, compensations=comps, include_host=not no_host)
+              exclude=excl, compensations=comps, include_host=not no_host, fraction=fraction, orderings=orderings,
+              exclude_elements=excl_el, any_element=any_element)
     with terminal_progress() as progress:
         if store:
             from sseflow.workflows.stages.substitution import store_screen
@@ -118,7 +147,7 @@ def substitute(host, site, with_, auto, reference, energy_column, exclude, refer
         text += "\n"
     if fmt == "text":
         name = result.host if result.host == result.host_formula else f"{result.host} ({result.host_formula})"
-        head = (f"{name}: every {site} substituted; {result.calculator} relaxations; "
+        head = (f"{name}: {result.describe_site()} substituted; {result.calculator} relaxations; "
                 f"E in meV/atom, V vs Li/Li+; reaction energies chemical, most negative point\n")
         text = head + text
     if output:

@@ -13,7 +13,9 @@ def store_screen(result, store, study: str | None = None) -> list[str]:
     task_ids = sorted(c.task_key for c in result.calculations if c.task_key)
     inputs = Inputs.from_any({"reference": result.reference, "reference_hash": result.reference_hash,
                               "exclude": list(result.exclude), "task_ids": task_ids, "study": study,
-                              "options": {"correction_scheme": result.correction_scheme}})
+                              "options": {"correction_scheme": result.correction_scheme,
+                                          **({"fraction": result.fraction, "supercell": result.supercell}
+                                             if result.fraction < 1 else {})}})
     return [store.put(SubstitutionDocument.from_row(row, host=result.host, site=result.site,
                                                     calculator=result.calculator, inputs=inputs))
             for row in result.rows]
@@ -21,9 +23,12 @@ def store_screen(result, store, study: str | None = None) -> list[str]:
 
 def substitution_for_host(host, site: str, substituents: list[str] | None, auto: int | None, ref: dict,
                           calculator: str, preset: dict | None, fw_spec: dict, study: str | None = None,
-                          compensations: list[str] | None = None, store=None):
+                          compensations: list[str] | None = None, store=None, fraction: float = 1.0,
+                          orderings: int = 3, exclude_elements: list[str] | None = None, any_element: bool = False):
     """Screen the substitutions of one host (a Firework of ``compute.substitution``); returns the
-    keys of the stored SubstitutionDocuments and the :class:`~sseflow.workflows.substitution.SubstitutionScreen`."""
+    keys of the stored SubstitutionDocuments and the :class:`~sseflow.workflows.substitution.SubstitutionScreen`.
+    ``fraction``, ``orderings``: a partial substitution; ``exclude_elements``, ``any_element``: the
+    element filter of ``auto`` proposals (``screen_substitutions``)."""
     from sseflow.workflows.store.documents import SubstitutionDocument  # noqa: F401 - fail early
     from sseflow.workflows.substitution import screen_substitutions
 
@@ -35,7 +40,8 @@ def substitution_for_host(host, site: str, substituents: list[str] | None, auto:
     result = screen_substitutions(host, site, substituents, auto=auto, reference=ref["file"], calculator=calculator,
                                   preset=preset, correction_scheme=ref.get("correction_scheme"),
                                   energy_column=ref.get("energy_column"), exclude=list(ref.get("exclude") or []),
-                                  compensations=compensations, store=store)
+                                  compensations=compensations, store=store, fraction=fraction, orderings=orderings,
+                                  exclude_elements=list(exclude_elements or []), any_element=any_element)
     return store_screen(result, store, study=study), result
 
 

@@ -41,6 +41,8 @@ def reference_for(ref: dict, info: dict, store):
         entries = _entries_from_docs(docs)
         if info["source"] == "both":
             entries = merge_file_entries(entries, ref, info["chemsys"], _task_structures(info.get("task_ids"), store))
+        elif ref.get("correction_scheme"):
+            entries = computed_on_scale(entries, ref, _task_structures(info.get("task_ids"), store))
         rs = ReferenceSet.from_entries(entries, source=f"{info['source']}:{info['chemsys']}")
     if rs.content_hash != info["hash"]:
         raise InputError(f"the reference set of {info['chemsys']} changed since it was built "
@@ -90,6 +92,14 @@ def merge_file_entries(computed, ref: dict, chemsys: str, structures: dict | Non
     return merge_entries(theirs, ours, scheme_of_unlabelled=scheme)
 
 
+def computed_on_scale(entries, ref: dict, structures: dict):
+    """Computed entries put on ``reference.correction_scheme`` (source 'computed': the scale the
+    study reports on, e.g. ``MP-legacy`` to compare with a table on that scale)."""
+    from sseflow.workflows.computed_entries import entries_on_scale
+
+    return entries_on_scale(entries, str(ref["correction_scheme"]), structures)
+
+
 def _reference_label(ref: dict, calculator: str) -> str:
     if ref["source"] == "file":
         return str(ref["file"])
@@ -125,9 +135,13 @@ def build_reference(chemsys: str, ref: dict, calculator: str, task_ids: dict, st
     info["entry_ids"] = keys
     info["task_ids"] = [r["task_id"] for r in rows]
     rebuilt = _entries_from_docs(store.get("entry", k) for k in keys)  # exactly what the children rebuild
+    structures = {str(r["task_id"]): r.get("structure") for r in rows}
     if ref["source"] == "both":
-        rebuilt = merge_file_entries(rebuilt, ref, chemsys, {str(r["task_id"]): r.get("structure") for r in rows})
+        rebuilt = merge_file_entries(rebuilt, ref, chemsys, structures)
         info["scheme"] = reference_scheme(ref)[0]
+    elif ref.get("correction_scheme"):
+        rebuilt = computed_on_scale(rebuilt, ref, structures)
+        info["scheme"] = str(ref["correction_scheme"])
     rs = ReferenceSet.from_entries(rebuilt, source=f"{ref['source']}:{chemsys}")
     info["hash"] = rs.content_hash
     return rs, info

@@ -37,6 +37,7 @@ DEFAULT_FMAX = 0.1        # eV/Å: a screening relaxation, not a production one
 DEFAULT_STEPS = 300
 SYMPREC = 0.1             # Å: SpacegroupAnalyzer tolerance for the relaxed space group
 ATTEMPTS_PER_TRIAL = 20   # pyxtal draws tried before a trial is given up
+MAX_WYCKOFF_SETS = 1000   # enumerate Wyckoff-position sets when a space group has at most this many
 
 
 def pyxtal_available() -> bool:
@@ -306,7 +307,7 @@ def _place(lat, ops, mult, mols, atoms, rng):
     return species, frac
 
 
-def generate_units(parts, z, number, seed, volume=None, volume_per_atom: float | None = None):
+def generate_units(parts, z, number, seed, volume=None, volume_per_atom: float | None = None, lattice=None):
     """One random structure built from rigid units and single atoms in space group ``number``.
 
     The algorithm (pyxtal's molecular generator cannot pack these units at solid densities in
@@ -317,8 +318,10 @@ def generate_units(parts, z, number, seed, volume=None, volume_per_atom: float |
     group's symmetry operations (units on general positions only), kept when no atom comes within
     ``UNIT_GAP`` of another unit's atoms (``PLACEMENT_ATTEMPTS`` tries); then the single atoms at
     random void points at least ``ATOM_GAP`` from unit atoms and ``ATOM_ATOM_GAP`` from each other,
-    preferring points within 3 Å of an anion of the units (a cation coordinated by them). pymatgen
-    Structure (primitive cell) or None when a unit or atom finds no room."""
+    preferring points within 3 Å of an anion of the units (a cation coordinated by them). With
+    ``lattice`` (a pymatgen Lattice of the conventional cell, e.g. a cell known from diffraction)
+    every draw uses that cell and only the placement is random. pymatgen Structure (primitive cell)
+    or None when a unit or atom finds no room."""
     import warnings
 
     from pymatgen.core import Lattice, Structure
@@ -344,17 +347,20 @@ def generate_units(parts, z, number, seed, volume=None, volume_per_atom: float |
     mols = sorted([(nm, m) for nm, m in items if len(m) > 1], key=lambda t: -len(t[1]))
     atoms = [(nm, m) for nm, m in items if len(m) == 1]
     for _ in range(LATTICE_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                lat = Lattice(PLattice(g.lattice_type, volume=float(volume), random_state=rng).matrix)
-                lat = lat.get_niggli_reduced_lattice()
-        except Exception:
-            continue
-        a, b, c = lat.matrix
-        widths = [lat.volume / np.linalg.norm(np.cross(u, v)) for u, v in ((b, c), (c, a), (a, b))]
-        if min(widths) < MIN_WIDTH:
-            continue                               # a slab-like cell: units cannot fit across it
+        if lattice is not None:
+            lat = lattice
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    lat = Lattice(PLattice(g.lattice_type, volume=float(volume), random_state=rng).matrix)
+                    lat = lat.get_niggli_reduced_lattice()
+            except Exception:
+                continue
+            a, b, c = lat.matrix
+            widths = [lat.volume / np.linalg.norm(np.cross(u, v)) for u, v in ((b, c), (c, a), (a, b))]
+            if min(widths) < MIN_WIDTH:
+                continue                               # a slab-like cell: units cannot fit across it
         placed = _place(lat, ops, mult, mols, atoms, rng)
         if placed is not None:
             break
@@ -386,6 +392,7 @@ class Candidate:
     n_steps: int = 0
     wall_time_s: float = 0.0
     duplicates: int = 0              # other accepted candidates StructureMatcher merged into this one
+    wyckoff: list | None = None      # the Wyckoff positions drawn per species (enumerated sampling)
 
     def row(self, e_min: float | None = None) -> dict:
         rel = None
@@ -397,6 +404,7 @@ class Candidate:
                 "spacegroup_number": self.spacegroup_number,
                 "nsites": len(self.structure) if self.structure is not None else None,
                 "n_steps": self.n_steps, "duplicates": self.duplicates,
+                **({"wyckoff": self.wyckoff} if self.wyckoff is not None else {}),
                 "wall_time_s": round(self.wall_time_s, 3)}
 
 
@@ -441,6 +449,9 @@ class SearchResult(RankedStructures):
     wall_time_s: float = 0.0
     units: list | None = None        # rigid units and atoms per formula unit, for a unit search
     volume_per_atom: float | None = None
+    lattice: tuple | None = None     # (a, b, c, alpha, beta, gamma) of a given cell
+    lattice_source: str | None = None
+    wyckoff_sets: dict | None = None  # {"Z/group": number of Wyckoff-position sets} when enumerated
 
     def provenance(self) -> dict:
         import sseflow
@@ -475,7 +486,16 @@ class SearchResult(RankedStructures):
                 "unit_geometry": f"idealized rigid units: regular PS4 tetrahedra, P-S {P_S_BOND} A; P2S7 two "
                                  f"such tetrahedra sharing a corner, P-S-P {TETRAHEDRAL:.2f} deg; placed with "
                                  "random orientations on general positions, single atoms at random void points",
-                "volume_per_atom_A3": self.volume_per_atom or UNITS_VOLUME_PER_ATOM} if self.units else {}),
+                **({} if self.lattice else {"volume_per_atom_A3": self.volume_per_atom or UNITS_VOLUME_PER_ATOM})}
+               if self.units else {}),
+            "wyckoff_sampling": ("enumerated: the trials cycle through every Wyckoff-position set of the group "
+                                 "(pyxtal list_wyckoff_combinations) in a seeded order, "
+                                 + ", ".join(f"{k}: {v} sets" for k, v in self.wyckoff_sets.items())
+                                 if self.wyckoff_sets else "random (pyxtal from_random)"),
+            **({"cell_given": [round(float(x), 5) for x in self.lattice],
+                "cell_source": self.lattice_source,
+                "cell_protocol": "every draw in the given conventional cell; each candidate relaxed first with the "
+                                 "cell fixed (positions only), then with the cell free"} if self.lattice else {}),
         }
 
     def to_dict(self) -> dict:
@@ -506,8 +526,28 @@ def _model_name(backend) -> str:
 
 # ------------------------------------------------------------------ search
 
-def generate(species, counts, z, number, seed):
-    """One random symmetric structure (pymatgen, reduced to its primitive cell) or None."""
+def wyckoff_sets(species, counts, z, number) -> list | None:
+    """Every set of Wyckoff positions of group ``number`` that holds Z formula units (per species,
+    a list of position labels, pyxtal's ``list_wyckoff_combinations``), or None when there are more
+    than ``MAX_WYCKOFF_SETS`` or pyxtal cannot list them."""
+    _need_pyxtal()
+    from pyxtal.symmetry import Group
+
+    g = _group(number)
+    n = [c * z * int(g.cellsize()) for c in counts]
+    try:
+        combos, _free, _idx = Group(int(number)).list_wyckoff_combinations(n, Nmax=MAX_WYCKOFF_SETS + 1)
+    except Exception:
+        return None
+    if not combos or len(combos) > MAX_WYCKOFF_SETS:
+        return None
+    return [[list(x) for x in c] for c in combos]
+
+
+def generate(species, counts, z, number, seed, lattice=None, sites=None):
+    """One random symmetric structure (pymatgen, reduced to its primitive cell) or None; in the
+    conventional cell ``lattice`` (pymatgen Lattice) when given, on the Wyckoff positions ``sites``
+    (per species, e.g. ``[["2c"], ["2b", "4f"]]``) when given."""
     pyxtal = _need_pyxtal()
     g = _group(number)
     n = [c * z * int(g.cellsize()) for c in counts]
@@ -520,7 +560,14 @@ def generate(species, counts, z, number, seed):
         warnings.simplefilter("ignore")
         c = pyxtal()
         try:
-            c.from_random(3, int(number), list(species), n, random_state=int(seed))
+            kw = {}
+            if lattice is not None:
+                from pyxtal.lattice import Lattice as PLattice
+
+                kw["lattice"] = PLattice.from_para(*lattice.abc, *lattice.angles, ltype=g.lattice_type)
+            if sites is not None:
+                kw["sites"] = [list(x) for x in sites]
+            c.from_random(3, int(number), list(species), n, random_state=int(seed), **kw)
         except Exception:
             return None
         if not c.valid:
@@ -591,13 +638,17 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
            max_atoms: int | None = None, trials: int = 8, calculator: str = "chgnet", seed: int = 0,
            fmax: float = DEFAULT_FMAX, steps: int = DEFAULT_STEPS, calculator_params: dict | None = None,
            progress: Callable[[Candidate], None] | None = None, units: str | list | None = None,
-           volume_per_atom: float | None = None) -> SearchResult:
+           volume_per_atom: float | None = None, lattice=None, lattice_source: str | None = None) -> SearchResult:
     """Random symmetric candidates of ``formula`` relaxed with ``calculator``; deterministic for a seed.
 
     ``units`` (e.g. ``"PS4,P2S7"``, per formula unit) makes it a molecular-unit search: the units
     are placed rigid with random orientations, the rest of the formula as single atoms
     (:func:`generate_units`); it needs ``spacegroup``. ``volume_per_atom`` sets the volume of each
-    draw (default: pyxtal's estimate)."""
+    draw (default: pyxtal's estimate). ``lattice`` (a pymatgen Lattice or six cell parameters: a
+    conventional cell known from diffraction, with ``lattice_source`` saying where from) fixes the
+    cell of every draw; each candidate is then relaxed first in that cell (positions only), then
+    with the cell free. It needs one Z (``formula_units``), and the cell's volume must give
+    5-100 Å^3 per atom."""
     species, counts = parse_target(formula)
     unit_list = parse_units(units) if isinstance(units, (str, type(None))) else list(units)
     parts = split_units(species, counts, unit_list) if unit_list else None
@@ -610,6 +661,14 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be a whole number >= 0 (got {seed})")
     zs = z_range = formula_units_range(counts, formula_units, max_atoms)
+    lattice = _given_lattice(lattice)
+    if lattice is not None:
+        if spacegroup is None or formula_units is None:
+            raise InputError("--lattice needs --spacegroup and --formula-units (the cell's content)")
+        n_cell = sum(counts) * int(formula_units) * int(_group(int(spacegroup)).cellsize()) if 1 <= int(spacegroup) <= 230 else 0
+        if n_cell and not 5.0 <= lattice.volume / n_cell <= 100.0:
+            raise InputError(f"the given cell holds {n_cell} atoms at {lattice.volume / n_cell:.1f} A^3 per atom "
+                             f"(expected 5-100): check --lattice, --spacegroup and --formula-units")
     _need_pyxtal()
     if spacegroup is not None:
         if not 1 <= int(spacegroup) <= 230:
@@ -634,26 +693,42 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
                        spacegroups=[int(spacegroup)] if spacegroup is not None else None, trials=trials,
                        calculator=backend.name, model=_model_name(backend), seed=seed, fmax=float(fmax),
                        steps=int(steps), units=parts,
-                       volume_per_atom=float(volume_per_atom) if volume_per_atom is not None else None)
+                       volume_per_atom=float(volume_per_atom) if volume_per_atom is not None else None,
+                       lattice=(tuple(lattice.abc) + tuple(lattice.angles)) if lattice is not None else None,
+                       lattice_source=lattice_source)
     atoms_per_fu = sum(counts)
     rng = np.random.default_rng(seed)
+    # one space group given, no rigid units: cycle through its Wyckoff-position sets (each once, in a
+    # seeded order, before any repeats) instead of letting every draw pick them at random
+    sets_by_z: dict[int, list] = {}
+    if spacegroup is not None and parts is None:
+        order_rng = np.random.default_rng(seed + 7919)
+        for z in zs:
+            found = wyckoff_sets(species, counts, z, int(spacegroup))
+            if found:
+                sets_by_z[z] = [found[i] for i in order_rng.permutation(len(found))]
+        if sets_by_z:
+            out.wyckoff_sets = {f"Z={z}/{int(spacegroup)}": len(v) for z, v in sets_by_z.items()}
     t_all = time.perf_counter()
     for k in range(trials):
         z = zs[k % len(zs)]
         t0 = time.perf_counter()
         s0 = None
+        sites = None
+        if z in sets_by_z:
+            sites = sets_by_z[z][(k // len(zs)) % len(sets_by_z[z])]
         for _ in range(ATTEMPTS_PER_TRIAL):
             groups = groups_by_z[z]
             number = int(groups[int(rng.integers(len(groups)))])
             trial_seed = int(rng.integers(2**31 - 1))
             if parts is None:
-                s0 = generate(species, counts, z, number, trial_seed)
+                s0 = generate(species, counts, z, number, trial_seed, lattice=lattice, sites=sites)
             else:
                 vol = float(volume_per_atom or UNITS_VOLUME_PER_ATOM) * atoms_per_fu * z * int(_group(number).cellsize())
-                s0 = generate_units(parts, z, number, trial_seed, volume=vol)
+                s0 = generate_units(parts, z, number, trial_seed, volume=vol, lattice=lattice)
             if s0 is not None:
                 break
-        cand = Candidate(trial=k + 1, z=z, spacegroup_generated=number, seed=trial_seed)
+        cand = Candidate(trial=k + 1, z=z, spacegroup_generated=number, seed=trial_seed, wyckoff=sites)
         if s0 is None:
             cand.status, cand.reason = "rejected", f"pyxtal found no structure in {ATTEMPTS_PER_TRIAL} draws"
         else:
@@ -661,9 +736,13 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
             if d0 is not None:  # overlapping atoms in the draw; other InputErrors (the calculator's) propagate
                 reason = f"atoms {d0:.2f} Å apart before relaxation (< {MIN_DISTANCE} Å)"
             else:
+                n0 = 0
+                if lattice is not None:   # settle the placement in the given cell first
+                    fixed = backend.relax(s0, fmax=fmax, steps=steps, relax_cell=False)
+                    s0, n0 = fixed.structure, int(fixed.n_steps)
                 res = backend.relax(s0, fmax=fmax, steps=steps, relax_cell=True)
                 reason = _screen(cand, res, s0, fmax)
-                cand.n_steps = int(res.n_steps)
+                cand.n_steps = n0 + int(res.n_steps)
             if reason:
                 cand.status, cand.reason = "rejected", reason
             else:
@@ -678,6 +757,29 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     out.distinct = dedupe([c for c in out.candidates if c.status == "accepted"])
     out.wall_time_s = time.perf_counter() - t_all
     return out
+
+
+def _given_lattice(lattice):
+    """A pymatgen Lattice from a Lattice, or six cell parameters (Å, degrees); None for None."""
+    if lattice is None:
+        return None
+    from pymatgen.core import Lattice
+
+    if isinstance(lattice, Lattice):
+        return lattice
+    try:
+        v = [float(x) for x in lattice]
+    except (TypeError, ValueError):
+        raise InputError(f"a cell is six numbers a, b, c, alpha, beta, gamma (got {lattice!r})") from None
+    if len(v) != 6 or not all(np.isfinite(v)) or min(v[:3]) <= 0 or not all(0 < x < 180 for x in v[3:]):
+        raise InputError(f"a cell is six numbers a, b, c > 0 (Å) and 0 < alpha, beta, gamma < 180 (got {lattice!r})")
+    try:
+        lat = Lattice.from_parameters(*v)
+    except Exception:
+        raise InputError(f"the cell parameters {lattice!r} give no lattice") from None
+    if not lat.volume > 1e-6 or not np.isfinite(lat.volume):
+        raise InputError(f"the cell parameters {lattice!r} give no volume")
+    return lat
 
 
 def _label(species, counts) -> str:
@@ -719,6 +821,9 @@ def cif_text(result: SearchResult) -> str:
         *([f"# searched with rigid units: {', '.join(p['units'])} per formula unit; {p['unit_geometry']}"
            + (f"; volume {p['volume_per_atom_A3']:g} A^3/atom at generation" if p.get('volume_per_atom_A3') else "")]
           if p.get("units") else []),
+        *([f"# cell given: a, b, c, alpha, beta, gamma = {', '.join(f'{x:g}' for x in p['cell_given'])}"
+           + (f" ({p['cell_source']})" if p.get("cell_source") else "") + f"; {p['cell_protocol']}"]
+          if p.get("cell_given") else []),
         f"# seed: {p['seed']} (trial {p['trial']})",
         f"# sseflow version: {p['sseflow_version']}; pyxtal {p['pyxtal_version']}",
     ]
