@@ -134,3 +134,12 @@ ROWS = [
      "decomposition_energy_0V_meV": -20.0, "decomposition_energy_5V_meV": -80.0, "profile": []},
 ]
 INPUTS = {"reference": "mp.csv", "reference_hash": "ref-aaaa", "exclude": []}
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT, as a user's Ctrl-C: the
+    default disposition, which a test run started in the background of a non-interactive shell
+    would otherwise pass on as 'ignored'."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -20,7 +20,7 @@ import pytest
 from bson import json_util
 
 from sseflow.analysis.errors import InputError
-from helpers import SSEFLOW, run_cli, sseflow
+from helpers import SSEFLOW, default_sigint, run_cli, sseflow
 from sseflow.workflows.store import client as store_client
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -329,7 +329,7 @@ def _sleepy_workflow(n: int, seconds: float) -> list[int]:
 def test_ctrl_c_stops_run_and_the_next_run_picks_the_firework_up(home, tmp_path, capsys):
     ids = _sleepy_workflow(4, 20.0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([SSEFLOW, "run", "--quiet"], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([SSEFLOW, "run", "--quiet"], cwd=tmp_path, env=env, preexec_fn=default_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import SSEFLOW, al_cif, sseflow, stored, write_study
+from helpers import SSEFLOW, al_cif, default_sigint, sseflow, stored, write_study
 
 
 def _report_files(out_dir: Path) -> dict[str, str]:
@@ -172,7 +172,7 @@ def test_status_watch(home, tmp_path, capsys):
 
 def _cli(*args, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([SSEFLOW, *args], env=env, **kw)
+    return subprocess.Popen([SSEFLOW, *args], env=env, preexec_fn=default_sigint, **kw)
 
 
 def test_status_watch_on_a_terminal_while_the_store_is_held(home, tmp_path, capsys):
