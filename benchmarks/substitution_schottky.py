@@ -69,6 +69,10 @@ def in_process_schottky(folder: Path, electrolyte: Path, a) -> dict:
     kp = tuple(int(x) for x in a.kpts.split(","))
     bk = tuple(int(x) for x in a.bulk_kpts.split(","))
     basis = {"mode": "lcao", "basis": a.basis} if a.mode == "lcao" else {"ecut": a.ecut}
+    if a.mixer_beta:
+        basis["mixer"] = {"beta": a.mixer_beta, "nmaxold": 5, "weight": 100.0}
+    if a.smearing:
+        basis["smearing_width"] = a.smearing
     run_ = electronic_stage(atoms, str(electrolyte), "gpaw", periods=src.periods, kpts=kp, bulk_kpts=bk,
                             directory=folder / f"electronic_in_process_{a.mode}", **basis)
     return {**run_.report, "cell": src.cell, "notes": src.notes}
@@ -93,6 +97,11 @@ def main(argv=None) -> int:
                     help="GPAW plane waves (--ecut) or LCAO (--basis; with --in-process): LCAO makes ~150-atom cells "
                          "affordable on two cores")
     ap.add_argument("--basis", default="dzp")
+    ap.add_argument("--mixer-beta", type=float, default=None,
+                    help="GPAW density mixing (e.g. 0.02 with weight 100 for metal | insulator slabs)")
+    ap.add_argument("--smearing", type=float, default=None, help="Fermi-Dirac width, eV (backend default 0.05)")
+    ap.add_argument("--stacking", choices=("vacuum", "periodic"), default="vacuum",
+                    help="interface cell: slab + vacuum (dipole layer) or periodic electrolyte | Li stacking")
     ap.add_argument("--kpts", default="2,2,1")
     ap.add_argument("--bulk-kpts", default="2,2,2")
     ap.add_argument("--build-only", action="store_true", help="no relaxation, no GPAW: a smoke test of the chain")
@@ -135,7 +144,7 @@ def main(argv=None) -> int:
         build = ["interface", "build", path, "Li", "--electrolyte-miller", a.electrolyte_miller,
                  "--electrode-miller", a.electrode_miller, "--max-atoms", a.max_atoms, "--max-area", a.max_area,
                  "--max-strain", a.max_strain, "--electrolyte-thickness", a.electrolyte_thickness,
-                 "--electrode-thickness", a.electrode_thickness, "--json", "-o", d]
+                 "--electrode-thickness", a.electrode_thickness, "--stacking", a.stacking, "--json", "-o", d]
         build += ["--no-scan"] if a.build_only else ["--relax", "--steps", a.steps]
         summary = json.loads(run(build, env, out / f"{formula}_build.log").stdout)
         itf = summary.get("interface") or {}

@@ -87,6 +87,10 @@ def test_lcao_mode_gives_the_same_physics_on_the_toy_cell():
         get_calculator("gpaw", mode="fd")
     with pytest.raises(InputError, match="grid spacing"):
         get_calculator("gpaw", mode="lcao", h=1.0)
+    with pytest.raises(InputError, match="mixer beta"):
+        get_calculator("gpaw", mixer={"beta": 2})
+    calc = get_calculator("gpaw", mode="lcao", mixer={"beta": 0.02, "weight": 100}).ase_calculator()
+    assert "beta=0.02" in repr(calc.parameters.mixer) and "weight=100.0" in repr(calc.parameters.mixer)
     lif = load_structure("LiF").get_primitive_structure()
     lc = bulk_reference(lif, "gpaw", kpts=(3, 3, 3), mode="lcao")
     assert lc["gap"] == pytest.approx(8.9, abs=0.5)      # converged PBE LiF: about 8.9 eV

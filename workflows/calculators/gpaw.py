@@ -29,7 +29,8 @@ class GPAWBackend(Backend):
         "max_steps": 100,
         "txt": "gpaw.txt",
     }
-    extra_keys = frozenset({"setup_path", "mode", "basis", "h"})  # GPAW_SETUP_PATH; LCAO mode, basis, grid
+    # GPAW_SETUP_PATH; LCAO mode, basis, grid; density mixer {beta, nmaxold, weight} (metal | insulator slabs)
+    extra_keys = frozenset({"setup_path", "mode", "basis", "h", "mixer"})
 
     def check(self) -> None:
         try:
@@ -43,6 +44,13 @@ class GPAWBackend(Backend):
         h = self.parameters.get("h")
         if h is not None and not (isinstance(h, (int, float)) and 0.05 <= float(h) <= 0.4):
             raise InputError(f"GPAW grid spacing h must be between 0.05 and 0.4 Å (got {h!r})")
+        mixer = self.parameters.get("mixer")
+        if mixer is not None:
+            if not isinstance(mixer, dict) or set(mixer) - {"beta", "nmaxold", "weight"}:
+                raise InputError(f"GPAW mixer must be a mapping of beta, nmaxold, weight (got {mixer!r})")
+            beta = mixer.get("beta", 0.05)
+            if not (isinstance(beta, (int, float)) and 0 < float(beta) <= 1):
+                raise InputError(f"GPAW mixer beta must be in (0, 1] (got {beta!r})")
         setup_path = self.parameters.get("setup_path") or os.environ.get("GPAW_SETUP_PATH")
         if setup_path and not any(Path(p).is_dir() for p in str(setup_path).split(os.pathsep)):
             raise InputError(f"GPAW setup folder not found: {setup_path}")
@@ -61,6 +69,12 @@ class GPAWBackend(Backend):
             basis = {"mode": "lcao", "basis": str(p.get("basis", "dzp")), "h": float(p.get("h", 0.2))}
         else:
             basis = {"mode": PW(float(p["ecut"]))}
+        if p.get("mixer"):
+            from gpaw import Mixer
+
+            m = p["mixer"]
+            basis["mixer"] = Mixer(beta=float(m.get("beta", 0.05)), nmaxold=int(m.get("nmaxold", 5)),
+                                   weight=float(m.get("weight", 50.0)))
         return GPAW(
             **basis, xc=p["xc"],
             kpts={"density": float(p["kpoint_density"]), "gamma": True},
