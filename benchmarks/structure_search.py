@@ -30,6 +30,7 @@ CASES = {
     "Li3P-Z2-P63/mmc-40": ("Li3P", "Li3P", 194, 2, 40),
     "Li3PS4-gamma-Z2-Pmn21": ("Li3PS4", "Li3PS4-gamma", 31, 2, 30),
     "SiP2-Z8-Pbam": ("SiP2", "SiP2-Pbam", 55, 8, 20),
+    "LiSi-Z8-I41/a": ("LiSi", "LiSi", 88, 8, 40),
 }
 
 
