@@ -255,7 +255,17 @@ def validate(cache: Path, fmax: float, steps: int) -> int:
 # compounds in the order they are taken by --max-structures, then the elemental references
 TABLE_PHASES = ["Li2S", "Li3P", "Li3PS4", "Li2O", "LiCl", "LiF", "Li3N", "SiS2", "SiP2", "LiSi", "Li6PS5Cl",
                 "Li4P2S6"]
-ELEMENT_PHASES = {"Li": "Li", "P": "P", "S": "S", "Si": "Si", "O": "O2", "F": "F2", "N": "N2", "Cl": "Cl2"}
+ELEMENT_PHASES = {"Li": "Li", "P": "P", "S": "S", "Si": "Si", "O": "O2", "F": "F2", "N": "N2", "Cl": "Cl2",
+                  "Ge": "Ge", "La": "La", "Zr": "Zr"}
+
+
+def library_compounds() -> list[str]:
+    """Every library compound whose elements have an elemental phase in the library: one name per
+    reduced formula (the default polymorph; the others are relaxed too and the lowest is compared)."""
+    from sseflow.workflows.structures.library import get_structure, list_phases
+
+    return [name for name in list_phases("-".join(ELEMENT_PHASES))
+            if len(get_structure(name).composition.elements) > 1]
 OUTLIER = "Li2PS3"   # Li4P2S6: reported as an outlier for every model; MAE is also given without it
 
 
@@ -352,8 +362,10 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
         return 2
     table_scheme, how = declared_scheme(MP_CSV)
     table_scheme = table_scheme or "MP2020"
-    compounds = TABLE_PHASES[:max_structures]
-    formula = {n: get_structure(n).composition.reduced_formula for n in compounds}
+    compounds = library_compounds() if max_structures < 0 else TABLE_PHASES[:max_structures]
+    from sseflow.analysis.formula import reduced_formula_of
+
+    formula = {n: reduced_formula_of(get_structure(n).composition.formula.replace(" ", "")) for n in compounds}
     elements = sorted({el for n in compounds for el in parse_formula(formula[n])})
     names = [ELEMENT_PHASES[el] for el in elements] + compounds
     mp = mp_lowest(formula.values())
@@ -377,7 +389,8 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
     for label, r in results.items():
         s = {"n": 0}
         for key, tag in (("ef", "mp2020"), ("ef_table", "table")):
-            diffs = {n: r[key][n] - mp[formula[n]][0] for n in compounds if formula[n] in mp}
+            firsts = {formula[n]: n for n in reversed(compounds)}   # one phase per reduced formula
+            diffs = {n: r[key][n] - mp[formula[n]][0] for n in firsts.values() if formula[n] in mp}
             rest = [abs(d) for n, d in diffs.items() if formula[n] != OUTLIER]
             worst = max(diffs, key=lambda n: abs(diffs[n]))
             s.update({f"mae_{tag}": sum(abs(d) for d in diffs.values()) / len(diffs),
@@ -427,10 +440,13 @@ def _lowest(entries, formula: dict, compounds: list[str]) -> dict[str, float]:
     """{phase name: lowest formation energy among ``entries`` of its reduced formula}."""
     import math
 
+    from sseflow.analysis.formula import reduced_formula_of
+
     ef: dict[str, float] = {}
     for e in entries:
-        ef[e.reduced_formula] = min(ef.get(e.reduced_formula, math.inf), e.energy_per_atom)
-    return {n: ef[formula[n]] for n in compounds}
+        red = reduced_formula_of(e.reduced_formula)
+        ef[red] = min(ef.get(red, math.inf), e.energy_per_atom)
+    return {n: ef[reduced_formula_of(formula[n])] for n in compounds}
 
 
 def main(argv=None) -> int:
@@ -446,7 +462,8 @@ def main(argv=None) -> int:
                     help="relaxed library results (reused by --validate)")
     ap.add_argument("--models", help="formation-energy table of these models vs MP: chgnet,sevennet[,sevennet:7net-l3i5]")
     ap.add_argument("--max-structures", type=int, default=len(TABLE_PHASES),
-                    help=f"with --models: the first N of {', '.join(TABLE_PHASES)}")
+                    help=f"with --models: the first N of {', '.join(TABLE_PHASES)}; -1: every library "
+                         "compound whose elements the library holds (one per reduced formula)")
     args = ap.parse_args(argv)
     if args.models:
         return model_table([m for m in args.models.split(",") if m.strip()], args.max_structures, args.fmax,
