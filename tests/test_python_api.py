@@ -246,7 +246,7 @@ def test_a_study_takes_a_structure_and_its_workflow_carries_it(li3ps4_cell):
 
     wf, plan = build_workflow(st)
     tasks = _workflow_tasks(wf)
-    relaxed = Structure.from_dict(tasks["relax Li3PS4 (chgnet)"]["structure"])
+    relaxed = Structure.from_dict(tasks["relax Li3PS4 (sevennet)"]["structure"])   # the default calculator
     assert len(relaxed) == 16 and StructureMatcher().fit(relaxed, li3ps4_cell)  # primitive cell of the given one
     assert {"thermodynamics Li-P-S", "reaction Li3PS4 | Li", "reaction Li3PS4 | Li15Si4"} <= set(tasks)
     interface = tasks["interface Li3PS4 | Li"]["electrolyte"]

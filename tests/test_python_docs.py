@@ -90,7 +90,7 @@ def test_the_study_was_submitted_with_its_structure(ran):
     import sseflow
 
     names = [fw.name for fw in ran["workflow"].fws]
-    assert "relax Li3PS4 (chgnet)" in names and "relax Li3PS4-gamma (chgnet)" not in names
+    assert "relax Li3PS4 (sevennet)" in names and "relax Li3PS4-gamma (sevennet)" not in names
     assert {"reaction Li3PS4 | Li", "reaction Li3PS4 | Si", "interface Li3PS4 | Li"} <= set(names)
     interface = next(fw for fw in ran["workflow"].fws if fw.name == "interface Li3PS4 | Li")
     assert Structure.from_dict(interface.tasks[0]["electrolyte"]) == ran["li3ps4"]

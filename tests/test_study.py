@@ -27,7 +27,7 @@ def test_minimal_study_defaults(tmp_path):
     p.write_text("name: s1\nelectrolytes: [Li3PS4]\n")
     st = load_study(p)
     assert st.anodes == ["Li"] and st.reference.source == "computed"
-    assert st.calculators.relax.name == "chgnet" and st.calculators.static is None
+    assert st.calculators.relax.name == "sevennet" and st.calculators.static is None   # the default potential
     assert st.compute.windows and st.compute.reactions and not st.compute.screening
     assert st.output_dir(tmp_path) == tmp_path / "results" / "s1"
     assert st.source == p.resolve()
@@ -131,5 +131,5 @@ def test_shipped_templates_validate(path):
 def test_main_template_is_the_main_job():
     st = load_study(ROOT / "templates" / "studies" / "li3ps4_li_si.yaml")
     assert st.electrolyte_formulas()[0][1] == "Li3PS4" and st.anodes == ["Li", "Si"]
-    assert st.calculators.relax.name == "chgnet" and st.reference.source == "computed"
+    assert st.calculators.relax.name == "sevennet" and st.reference.source == "computed"
     assert st.compute.windows and st.compute.reactions

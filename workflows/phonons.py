@@ -47,6 +47,8 @@ parameters and a matching structure (StructureMatcher, as for tasks) before comp
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 import time
 import warnings
@@ -351,7 +353,7 @@ def _backend(calculator):
         return calculator
     from sseflow.workflows.calculators import get_calculator
 
-    return get_calculator(calculator or "chgnet")
+    return get_calculator(calculator or DEFAULT_CALCULATOR)
 
 
 def _calc_parameters(backend) -> dict:
@@ -363,7 +365,7 @@ def _calc_parameters(backend) -> dict:
         from sseflow.workflows.calculators.base import load_preset
         from sseflow.workflows.calculators.registry import backend_class
 
-        cls = backend_class(backend or "chgnet")
+        cls = backend_class(backend or DEFAULT_CALCULATOR)
         raw = load_preset(cls.name, cls.defaults)
     else:
         raw = getattr(backend, "parameters", {}) or {}
@@ -467,7 +469,7 @@ def near_gamma_acoustic_minimum(frequencies, qpoints, reciprocal, acoustic_q_cut
 
 # ---------------------------------------------------------------------------- the job
 
-def compute_phonons(structure, calculator="chgnet", settings: PhononSettings | dict | None = None,
+def compute_phonons(structure, calculator=DEFAULT_CALCULATOR, settings: PhononSettings | dict | None = None,
                     temperatures: Iterable[float] = (), log=None, keep_phonopy: bool = False) -> PhononResult:
     """Relax (symmetry kept) and compute harmonic phonons of one structure.
 
@@ -657,7 +659,7 @@ def find_stored(structure, calculator, settings: PhononSettings | None, store) -
     settings = settings or PhononSettings()
     s = to_structure(to_atoms(structure))
     params = {"calculator": _calc_parameters(calculator), "phonon": settings.physics()}
-    name = getattr(calculator, "name", None) or str(calculator or "chgnet").strip().lower()
+    name = getattr(calculator, "name", None) or str(calculator or DEFAULT_CALCULATOR).strip().lower()
     docs = store.find("phonons", {"reduced_formula": s.composition.reduced_formula, "calculator": name})
     hit = find_existing(s, name, params, docs)
     if hit is None:  # the relaxed structure is also a fair match
@@ -674,7 +676,7 @@ def find_stored(structure, calculator, settings: PhononSettings | None, store) -
     return res
 
 
-def phonons_for(structure, calculator="chgnet", settings: PhononSettings | dict | None = None,
+def phonons_for(structure, calculator=DEFAULT_CALCULATOR, settings: PhononSettings | dict | None = None,
                 temperatures: Iterable[float] = (), store: bool = False, config=None, reuse: bool = True,
                 log=None) -> PhononResult:
     """:func:`compute_phonons` with the results store: reuse a matching stored document when

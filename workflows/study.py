@@ -16,6 +16,8 @@ one line and exits with status 2).
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import contextvars
 import difflib
 import math
@@ -396,7 +398,7 @@ class PhaseSpec(_Strict):
 class CalculatorSpec(_Strict):
     """A calculator backend and its preset for one stage (``chgnet`` or ``{name: chgnet, preset: {...}}``)."""
 
-    name: str = "chgnet"
+    name: str = DEFAULT_CALCULATOR
     preset: Optional[Union[dict, str]] = None  # mapping over templates/calculators/NAME.yaml, or a YAML file
 
     @model_validator(mode="before")
@@ -455,7 +457,7 @@ class CalculatorsSpec(_Strict):
     relax: CalculatorSpec = Field(default_factory=CalculatorSpec)   # structure relaxations
     static: Optional[CalculatorSpec] = None                          # a single point on each relaxed cell
     phonons: CalculatorSpec = Field(default_factory=CalculatorSpec)  # finite-displacement forces
-    interfaces: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name="chgnet"))
+    interfaces: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name=DEFAULT_CALCULATOR))
     electronic: CalculatorSpec = Field(default_factory=lambda: CalculatorSpec(name="gpaw"))  # Schottky
 
 

@@ -52,6 +52,8 @@ figure) is in :mod:`sseflow.analysis.substitution`. Here:
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 import os
 import warnings
@@ -381,7 +383,7 @@ def _backend(calculator, preset):
     if isinstance(calculator, str) or calculator is None:
         from sseflow.workflows.calculators import get_calculator
 
-        return get_calculator(calculator or "chgnet", preset=preset)
+        return get_calculator(calculator or DEFAULT_CALCULATOR, preset=preset)
     return calculator
 
 
@@ -550,7 +552,7 @@ def _element_calcs(elements: Iterable[str]) -> list[Calculation]:
 
 
 def screen_substitutions(host, site: str, substituents: Sequence[str] | None = None, *, auto: int | None = None,
-                         reference=None, calculator="chgnet", preset: dict | None = None,
+                         reference=None, calculator=DEFAULT_CALCULATOR, preset: dict | None = None,
                          correction_scheme: str | None = None, energy_column: str | None = None,
                          exclude: Iterable[str] = (), oxidation_states: dict | None = None,
                          compensations: Iterable[str] | None = None, include_host: bool = True,

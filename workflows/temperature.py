@@ -16,6 +16,8 @@ so stored windows at different T never collide.
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import itertools
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -38,7 +40,7 @@ def _elements_of(chemsys: str | Iterable[str]) -> list[str]:
     return sorted(set(chemsys))
 
 
-def load_phonon_docs(chemsys: str | Iterable[str], config: Any = None, calculator: str | None = "chgnet",
+def load_phonon_docs(chemsys: str | Iterable[str], config: Any = None, calculator: str | None = DEFAULT_CALCULATOR,
                      store=None) -> list[dict]:
     """Stored phonon documents (raw dicts) of every phase whose elements lie in ``chemsys``.
 
@@ -168,7 +170,7 @@ def parse_temperatures(text: str | Iterable) -> list[float | None]:
 
 
 def references_for(reference: ReferenceSet, temperatures: Iterable[float | None], formulas: Sequence[str],
-                   config: Any = None, calculator: str | None = "chgnet", open_element: str | None = "Li",
+                   config: Any = None, calculator: str | None = DEFAULT_CALCULATOR, open_element: str | None = "Li",
                    phonon_docs: Sequence | None = None, **kw) -> dict[float | None, ReferenceSet]:
     """What ``sseflow window|react ... --temperature`` needs in one call: the stored phonon documents
     of the chemical system of ``formulas`` (plus ``open_element``) and the reference set at each

@@ -7,15 +7,15 @@ from sseflow.analysis.errors import InputError
 
 BACKENDS: dict[str, tuple[str, str, str]] = {
     # name: (module, class, one-line description)
-    "chgnet": ("sseflow.workflows.calculators.chgnet", "CHGNetBackend", "CHGNet 0.3.0 universal potential (default, offline)"),
-    "sevennet": ("sseflow.workflows.calculators.sevennet", "SevenNetBackend", "SevenNet-0 universal potential (optional extra)"),
+    "chgnet": ("sseflow.workflows.calculators.chgnet", "CHGNetBackend", "CHGNet 0.3.0 universal potential (offline, fastest)"),
+    "sevennet": ("sseflow.workflows.calculators.sevennet", "SevenNetBackend", "SevenNet-0 universal potential (default, offline)"),
     "vasp": ("sseflow.workflows.calculators.vasp", "VASPBackend", "VASP via pymatgen MP input sets, MP2020 corrections"),
     "qe": ("sseflow.workflows.calculators.qe", "QEBackend", "Quantum ESPRESSO pw.x via ASE"),
     "gpaw": ("sseflow.workflows.calculators.gpaw", "GPAWBackend", "GPAW plane-wave PBE via ASE"),
     "emt": ("sseflow.workflows.calculators.emt", "EMTBackend", "ASE EMT (workflow tests only)"),
 }
 
-DEFAULT = "chgnet"
+DEFAULT = "sevennet"   # the most accurate offline potential measured on the library (docs/backends.md)
 
 
 def backend_class(name: str):

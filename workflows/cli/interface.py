@@ -13,6 +13,8 @@ re-analysed without a new calculation. ``sseflow interface E A ...`` means ``int
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import json
 import math
 from pathlib import Path
@@ -237,7 +239,7 @@ def interface():
               help="Gaps of the scan (Å; default 1.6,3.2,0.4): widen it when the best gap sits at an edge.")
 @click.option("--fixed-layers", type=COUNT, default=2, show_default=True, help="Electrolyte layers held fixed.")
 @click.option("--relax", is_flag=True, help="Relax the interface and both slabs; work of adhesion.")
-@click.option("--calculator", default="chgnet", show_default=True, help="Relaxation / scoring backend.")
+@click.option("--calculator", default=DEFAULT_CALCULATOR, show_default=True, help="Relaxation / scoring backend.")
 @click.option("--fmax", type=POSITIVE, default=0.05, show_default=True)
 @click.option("--steps", type=COUNT, default=300, show_default=True)
 @click.option("--electronic", default=None, metavar="BACKEND", help="Electronic static and Schottky barriers (gpaw, qe, vasp).")
@@ -270,7 +272,7 @@ def build(electrolyte, electrode, max_strain, max_atoms, max_area, max_index, el
     scan_gaps = _gap_range(gap_range)
     _check_outputs(out_dir, plot_prefix)
     _check_overrides(electronic, overrides)
-    if calculator == "chgnet":
+    if calculator in ("chgnet", "sevennet"):
         set_torch_threads(1)
     settings = {"max_strain": max_strain, "max_area": max_area, "max_atoms": max_atoms, "max_index": max_index,
                 "electrolyte_miller": [_miller(m) for m in el_millers],

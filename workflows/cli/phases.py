@@ -11,6 +11,8 @@ for a phase the library has no coordinates for (:mod:`sseflow.workflows.structur
 models of a disordered structure, Ewald-ranked and relaxed (:mod:`sseflow.workflows.structures.ordering`)."""
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import itertools
 import json
 import sys
@@ -173,7 +175,7 @@ def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: 
 @click.option("--max-atoms", type=int, default=None, metavar="N",
               help="Search every Z with at most N atoms (default: up to 4 formula units, 16 atoms).")
 @click.option("--trials", type=int, default=8, show_default=True, help="Random candidates to relax.")
-@click.option("--calculator", "-c", default="chgnet", show_default=True, help="Calculator backend.")
+@click.option("--calculator", "-c", default=DEFAULT_CALCULATOR, show_default=True, help="Calculator backend.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same search).")
 @click.option("--fmax", type=float, default=None, metavar="EV_A",
               help="Force threshold of the screening relaxations [default: 0.1].")
@@ -305,7 +307,7 @@ class _SearchProgress:
               help="Orderings kept per supercell by the Ewald ranking before deduplication.")
 @click.option("--oxidation", default=None, metavar="EL=N,..",
               help="Formal charges for the Ewald ranking (default: pymatgen's guess).")
-@click.option("--calculator", "-c", default="chgnet", show_default=True,
+@click.option("--calculator", "-c", default=DEFAULT_CALCULATOR, show_default=True,
               help="Calculator backend; 'none' ranks by Ewald energy only.")
 @click.option("--fmax", type=float, default=None, metavar="EV_A", help="Force threshold [default: 0.1].")
 @click.option("--steps", type=int, default=None, metavar="N", help="Step limit of each relaxation [default: 300].")

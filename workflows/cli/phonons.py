@@ -1,6 +1,8 @@
 """``sseflow phonons``: harmonic phonons and vibrational free energies with phonopy."""
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 
 import click
@@ -58,7 +60,7 @@ def format_rows(rows: list[dict]) -> str:
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--calculator", default="chgnet", show_default=True, help="Force backend (chgnet, sevennet, emt, ...).")
+@click.option("--calculator", default=DEFAULT_CALCULATOR, show_default=True, help="Force backend (chgnet, sevennet, emt, ...).")
 @click.option("--temperatures", default="0,300,600", show_default=True, metavar="T,..",
               help="Temperatures (K) to report; the stored grid is 0-2000 K every 10 K.")
 @click.option("--min-length", default=10.0, show_default=True, type=POSITIVE,

@@ -1,6 +1,8 @@
 """``sseflow relax CIF|FORMULA --calculator chgnet [--fmax] [--steps] [--json] [--store]``."""
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import json
 import sys
 
@@ -11,7 +13,7 @@ from sseflow.workflows.cli.common import COUNT, POSITIVE, parse_settings
 
 @click.command("relax")
 @click.argument("structure")
-@click.option("--calculator", "-c", default="chgnet", show_default=True,
+@click.option("--calculator", "-c", default=DEFAULT_CALCULATOR, show_default=True,
               help="Backend: chgnet, sevennet, vasp, qe, gpaw, emt.")
 @click.option("--fmax", type=POSITIVE, default=None, help="Force tolerance in eV/Å (default: the preset's).")
 @click.option("--steps", type=COUNT, default=None, help="Maximum optimizer steps (default: the preset's).")

@@ -1,6 +1,8 @@
 """``sseflow substitute``: substitution screening of an electrolyte site, carried to the anode."""
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import time
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, FiniteF
               help="Propose N substituents from pymatgen's substitution statistics, ionic radii and charges.")
 @reference_options
 @reference_scheme_option
-@click.option("--calculator", default="chgnet", show_default=True, metavar="NAME", help="Calculator backend.")
+@click.option("--calculator", default=DEFAULT_CALCULATOR, show_default=True, metavar="NAME", help="Calculator backend.")
 @click.option("--fmax", default=None, type=POSITIVE, help="Force tolerance of the relaxations (eV/Å; preset default).")
 @click.option("--steps", default=None, type=COUNT, help="Step limit of the relaxations (preset default).")
 @click.option("--compensation", default="li-interstitial,anion-vacancy,li-vacancy", show_default=True,

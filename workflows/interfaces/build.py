@@ -19,6 +19,8 @@ Per-atom labels: ``atoms.arrays["side"]`` (0 electrolyte, 1 electrode), ``atoms.
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -372,7 +374,7 @@ def build_interface(candidate: InterfaceCandidate, *, gap: float = 2.0, in_plane
 
 def _ase_calculator(calculator):
     if calculator is None:
-        calculator = "chgnet"
+        calculator = DEFAULT_CALCULATOR
     if isinstance(calculator, str):
         from sseflow.workflows.calculators import get_calculator
 

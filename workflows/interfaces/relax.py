@@ -11,6 +11,8 @@ The electronic structure of a relaxed cell (Schottky barriers) is in
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,9 +28,9 @@ SIDE_NAMES = {0: "electrolyte", 1: "electrode"}
 
 
 def calculator_backend(calculator, **overrides):
-    """A calculator backend from a name (CHGNet when None) or the backend itself."""
+    """A calculator backend from a name (the default calculator when None) or the backend itself."""
     if calculator is None:
-        calculator = "chgnet"
+        calculator = DEFAULT_CALCULATOR
     if isinstance(calculator, str):
         from sseflow.workflows.calculators import get_calculator
 
@@ -260,7 +262,7 @@ def work_of_adhesion(e_a: float, e_b: float, e_ab: float, area: float, n_interfa
     return float((e_a + e_b - e_ab) / (n_interfaces * area) * EV_PER_A2_TO_J_PER_M2)
 
 
-def relax_interface(built: BuiltInterface, calculator="chgnet", *, fmax: float = 0.05, steps: int = 300,
+def relax_interface(built: BuiltInterface, calculator=DEFAULT_CALCULATOR, *, fmax: float = 0.05, steps: int = 300,
                     relax_slabs: bool = True, rattle: float = 0.03, seed: int = 7,
                     trajectory: str | os.PathLike | None = None, progress=None, **overrides) -> InterfaceRelaxation:
     """Relax ``built`` (positions; fixed atoms and the cell kept) and compute W_ad.

@@ -22,6 +22,8 @@ the model in the header, and a side JSON with every ordering.
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -279,7 +281,7 @@ def enumerate_orderings(structure, cells=None, ranked: int = DEFAULT_RANKED, top
 
 
 def order(structure, cells=None, top: int = DEFAULT_TOP, ranked: int = DEFAULT_RANKED,
-          oxidation_states: dict | None = None, calculator: str = "chgnet", fmax: float | None = None,
+          oxidation_states: dict | None = None, calculator: str = DEFAULT_CALCULATOR, fmax: float | None = None,
           steps: int | None = None, calculator_params: dict | None = None, prototype_label: str | None = None,
           relax: bool = True, progress: Callable[[Ordering], None] | None = None) -> OrderingResult:
     """Ordered models of the disordered ``structure`` relaxed with ``calculator``; lowest first.

@@ -17,6 +17,8 @@ made of known molecular anions that a search over single atoms would not assembl
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import json
 import math
 import time
@@ -635,7 +637,7 @@ def dedupe(cands: list[Candidate]) -> list[Candidate]:
 
 
 def search(formula: str, spacegroup: int | None = None, formula_units: int | None = None,
-           max_atoms: int | None = None, trials: int = 8, calculator: str = "chgnet", seed: int = 0,
+           max_atoms: int | None = None, trials: int = 8, calculator: str = DEFAULT_CALCULATOR, seed: int = 0,
            fmax: float = DEFAULT_FMAX, steps: int = DEFAULT_STEPS, calculator_params: dict | None = None,
            progress: Callable[[Candidate], None] | None = None, units: str | list | None = None,
            volume_per_atom: float | None = None, lattice=None, lattice_source: str | None = None) -> SearchResult:

@@ -21,6 +21,8 @@ per process, so validating many phases relaxes each element once.
 """
 from __future__ import annotations
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
+
 import math
 import os
 import time
@@ -128,7 +130,7 @@ def check_min_distance(obj, minimum: float = MIN_DISTANCE, where: str | None = N
                      f"overlapping atoms or a wrong cell")
 
 
-def _calculator(name: str = "chgnet", **params):
+def _calculator(name: str = DEFAULT_CALCULATOR, **params):
     key = (name, tuple(sorted(params.items())))
     if key not in _CALCULATORS:
         import torch
@@ -148,7 +150,7 @@ def _energy(calc, structure, relax: bool, fmax: float | None, steps: int | None)
     return result.energy, result
 
 
-def element_energies(elements, *, relax: bool = True, calculator: str = "chgnet",
+def element_energies(elements, *, relax: bool = True, calculator: str = DEFAULT_CALCULATOR,
                      fmax: float | None = None, steps: int | None = None) -> dict[str, float]:
     """Energy per atom (eV) of each element's library phase, computed once per process."""
     from sseflow.workflows.structures.library import entry_for, get_structure
@@ -190,7 +192,7 @@ def mp_formation_energy(formula: str, reference_csv: str | os.PathLike | None = 
 
 
 def validate_phase(name: str, *, relax: bool = True, reference_csv: str | os.PathLike | None = None,
-                   calculator: str = "chgnet", fmax: float | None = None, steps: int | None = None,
+                   calculator: str = DEFAULT_CALCULATOR, fmax: float | None = None, steps: int | None = None,
                    tolerance: float = ENERGY_TOLERANCE) -> dict:
     """Validate one library phase (name, alias or formula); returns a flat dict of the checks.
 
