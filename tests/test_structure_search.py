@@ -273,7 +273,7 @@ def test_units_need_a_space_group(tmp_path):
 def _searched_rows():
     from sseflow.workflows.structures.library import phases
 
-    return [r for r in phases() if r.get("origin") in ("searched", "ordered prototype")]
+    return [r for r in phases() if r.get("origin") in ("searched", "ordered prototype", "prototype model")]
 
 
 def test_searched_library_phases_carry_their_provenance():
@@ -283,9 +283,11 @@ def test_searched_library_phases_carry_their_provenance():
         for key in ("source", "model", "note", "licence", "method"):
             assert r.get(key), (r["name"], key)
         m = r["method"]
-        assert m["calculator"] == "chgnet" and m["model"].startswith("CHGNet")
+        assert (m["calculator"], m["model"].split()[0]) in {("chgnet", "CHGNet"), ("sevennet", "SevenNet")}
         assert "not an experimental" in r["note"]
-        if r["origin"] == "searched":
+        if r["origin"] == "prototype model":
+            assert m["prototype"] and m["decoration"] and m["relaxation"]["converged"]
+        elif r["origin"] == "searched":
             for key in ("trials", "spacegroups_searched", "z", "seed", "energy_above_next_distinct_meV"):
                 assert key in m, (r["name"], key)
         else:
@@ -301,9 +303,30 @@ def test_searched_library_phase_parses_as_stated(row):
 
     text = (DATA_DIR / row["file"]).read_text()
     head = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
-    assert ("SEARCHED" in head) or ("ORDERED MODEL" in head)
+    assert ("SEARCHED" in head) or ("ORDERED MODEL" in head) or ("MODEL structure" in head)
     s = get_structure(row["name"])
     assert s.is_ordered and len(s) == row["nsites"]
     assert s.composition.reduced_formula == row["formula"]
     assert SpacegroupAnalyzer(s, symprec=0.01).get_space_group_number() == row["spacegroup"]
     assert ss._too_close(s) is None
+
+
+def test_search_on_given_wyckoff_positions():
+    res = ss.search("Al", spacegroup=225, formula_units=1, trials=3, calculator="emt", seed=2, wyckoff="Al:4b")
+    assert [c.wyckoff for c in res.candidates] == [[["4b"]]] * 3           # every draw on the given set
+    assert res.provenance()["wyckoff_sampling"] == "given: every draw on the Wyckoff positions Al 4b"
+    sp, c = ss.parse_target("Li4GeS4")
+    want = {"Ge": ["4c"], "Li": ["8d", "4c", "4c"], "S": ["8d", "4c", "4c"]}
+    assert ss.parse_wyckoff("S:8d,4c,4c; Li:8d,4c,4c; Ge:4c", sp, c, 4, 62) == [want[e] for e in sp]
+
+
+@pytest.mark.parametrize("wyckoff, message", [
+    ("Li:8d,4c;Ge:4c;S:8d,4c,4c", "the positions of Li hold 12 atoms; Z = 4 in Pnma needs 16"),
+    ("Li:8d,4c,4x;Ge:4c;S:8d,4c,4c", "space group 62 (Pnma) has no position 4x"),
+    ("Li:8d,8d;S:8d,4c,4c", "must give the positions of every element"),
+    ("Li8d,8d;Ge:4c;S:8d,4c,4c", "is not EL:POS,POS"),
+])
+def test_bad_wyckoff_positions_get_one_line(tmp_path, wyckoff, message):
+    p = run_cli("phases", "search", "Li4GeS4", "--spacegroup", 62, "-z", 4, "--wyckoff", wyckoff, "--calculator",
+                "emt", "-o", tmp_path, timeout=120)
+    assert p.returncode == 2 and message in p.stderr.strip().splitlines()[0] and "Traceback" not in p.stderr

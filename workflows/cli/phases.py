@@ -191,11 +191,14 @@ def _coverage(els: list[str], reference: str | None, tolerance: float, exclude: 
                    "Candidates relax in the cell first, then with the cell free.")
 @click.option("--lattice-source", default=None, metavar="TEXT",
               help="Where the --lattice cell comes from (a citation), kept in the provenance.")
+@click.option("--wyckoff", default=None, metavar="EL:POS,..;..",
+              help="Draw every candidate on these Wyckoff positions of the conventional cell (e.g. "
+                   "'Li:8d,4c,4c;Ge:4c;S:8d,4c,4c'); needs --spacegroup and -z.")
 @click.option("-o", "--output", "output", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Folder for FORMULA_searched.cif and FORMULA_searched.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (nothing else) on stdout.")
 def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, seed, fmax, steps, units,
-           volume_per_atom, lattice, lattice_source, output, as_json):
+           volume_per_atom, lattice, lattice_source, wyckoff, output, as_json):
     """Random symmetric structures of FORMULA relaxed with an ML potential; writes the lowest in energy.
 
     The result is a searched structure (a prediction of the potential), with its provenance in the
@@ -229,7 +232,8 @@ def search(formula, spacegroup, formula_units, max_atoms, trials, calculator, se
                         trials=trials, calculator=calculator, seed=seed,
                         fmax=ss.DEFAULT_FMAX if fmax is None else fmax,
                         steps=ss.DEFAULT_STEPS if steps is None else steps, progress=bar.update,
-                        units=units, volume_per_atom=volume_per_atom, lattice=cell, lattice_source=lattice_source)
+                        units=units, volume_per_atom=volume_per_atom, lattice=cell, lattice_source=lattice_source,
+                        wyckoff=wyckoff)
     paths = ss.write_result(res, output)
     if as_json:
         from sseflow.workflows.calculators.base import jsonable

@@ -43,7 +43,7 @@ def library_formulas(chemsys) -> dict[str, list[str]]:
     return out
 
 
-SEARCHED_ORIGINS = ("searched", "ordered prototype")
+SEARCHED_ORIGINS = ("searched", "ordered prototype", "prototype model")
 
 
 def searched_formulas(chemsys) -> set[str]:

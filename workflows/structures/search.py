@@ -454,6 +454,7 @@ class SearchResult(RankedStructures):
     lattice: tuple | None = None     # (a, b, c, alpha, beta, gamma) of a given cell
     lattice_source: str | None = None
     wyckoff_sets: dict | None = None  # {"Z/group": number of Wyckoff-position sets} when enumerated
+    wyckoff_given: list | None = None  # the one Wyckoff-position set every draw used, when given
 
     def provenance(self) -> dict:
         import sseflow
@@ -490,7 +491,10 @@ class SearchResult(RankedStructures):
                                  "random orientations on general positions, single atoms at random void points",
                 **({} if self.lattice else {"volume_per_atom_A3": self.volume_per_atom or UNITS_VOLUME_PER_ATOM})}
                if self.units else {}),
-            "wyckoff_sampling": ("enumerated: the trials cycle through every Wyckoff-position set of the group "
+            "wyckoff_sampling": (("given: every draw on the Wyckoff positions "
+                                  + "; ".join(f"{el} {','.join(w)}" for el, w in zip(self.species, self.wyckoff_given)))
+                                 if self.wyckoff_given else
+                                 "enumerated: the trials cycle through every Wyckoff-position set of the group "
                                  "(pyxtal list_wyckoff_combinations) in a seeded order, "
                                  + ", ".join(f"{k}: {v} sets" for k, v in self.wyckoff_sets.items())
                                  if self.wyckoff_sets else "random (pyxtal from_random)"),
@@ -544,6 +548,38 @@ def wyckoff_sets(species, counts, z, number) -> list | None:
     if not combos or len(combos) > MAX_WYCKOFF_SETS:
         return None
     return [[list(x) for x in c] for c in combos]
+
+
+def parse_wyckoff(text, species, counts, z, number) -> list:
+    """``"Li:8d,4c,4c;Ge:4c;S:8d,4c,4c"`` -> per species (in ``species`` order) a list of Wyckoff
+    labels of group ``number``, checked to exist and to hold Z formula units of the conventional cell."""
+    g = _group(number)
+    labels = {f"{w.multiplicity}{w.letter}": w.multiplicity for w in g.Wyckoff_positions}
+    given: dict[str, list[str]] = {}
+    for part in str(text).replace(" ", "").split(";"):
+        if not part:
+            continue
+        el, sep, rest = part.partition(":")
+        if not sep or not rest:
+            raise InputError(f"--wyckoff: '{part}' is not EL:POS,POS,.. (e.g. Li:8d,4c;S:4c)")
+        if el in given:
+            raise InputError(f"--wyckoff: {el} is given twice")
+        given[el] = [w for w in rest.split(",") if w]
+    if set(given) != set(species):
+        raise InputError(f"--wyckoff must give the positions of every element: {', '.join(species)}")
+    out = []
+    for el, c in zip(species, counts):
+        for w in given[el]:
+            if w not in labels:
+                raise InputError(f"--wyckoff: space group {number} ({g.symbol}) has no position {w} "
+                                 f"(it has {', '.join(sorted(labels, key=lambda x: (labels[x], x)))})")
+        want = c * z * int(g.cellsize())
+        have = sum(labels[w] for w in given[el])
+        if have != want:
+            raise InputError(f"--wyckoff: the positions of {el} hold {have} atoms; Z = {z} in {g.symbol} "
+                             f"needs {want} (conventional cell)")
+        out.append(given[el])
+    return out
 
 
 def generate(species, counts, z, number, seed, lattice=None, sites=None):
@@ -640,7 +676,8 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
            max_atoms: int | None = None, trials: int = 8, calculator: str = DEFAULT_CALCULATOR, seed: int = 0,
            fmax: float = DEFAULT_FMAX, steps: int = DEFAULT_STEPS, calculator_params: dict | None = None,
            progress: Callable[[Candidate], None] | None = None, units: str | list | None = None,
-           volume_per_atom: float | None = None, lattice=None, lattice_source: str | None = None) -> SearchResult:
+           volume_per_atom: float | None = None, lattice=None, lattice_source: str | None = None,
+           wyckoff: str | None = None) -> SearchResult:
     """Random symmetric candidates of ``formula`` relaxed with ``calculator``; deterministic for a seed.
 
     ``units`` (e.g. ``"PS4,P2S7"``, per formula unit) makes it a molecular-unit search: the units
@@ -650,7 +687,9 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     conventional cell known from diffraction, with ``lattice_source`` saying where from) fixes the
     cell of every draw; each candidate is then relaxed first in that cell (positions only), then
     with the cell free. It needs one Z (``formula_units``), and the cell's volume must give
-    5-100 Å^3 per atom."""
+    5-100 Å^3 per atom. ``wyckoff`` (``"Li:8d,4c,4c;Ge:4c;S:8d,4c,4c"``, with ``spacegroup`` and
+    one ``formula_units``) puts every draw on that set of Wyckoff positions, e.g. the one a
+    diffraction study reports for a phase whose coordinates are not available."""
     species, counts = parse_target(formula)
     unit_list = parse_units(units) if isinstance(units, (str, type(None))) else list(units)
     parts = split_units(species, counts, unit_list) if unit_list else None
@@ -703,7 +742,12 @@ def search(formula: str, spacegroup: int | None = None, formula_units: int | Non
     # one space group given, no rigid units: cycle through its Wyckoff-position sets (each once, in a
     # seeded order, before any repeats) instead of letting every draw pick them at random
     sets_by_z: dict[int, list] = {}
-    if spacegroup is not None and parts is None:
+    if wyckoff is not None:
+        if spacegroup is None or formula_units is None or parts is not None:
+            raise InputError("--wyckoff needs --spacegroup and --formula-units, and no --units")
+        out.wyckoff_given = parse_wyckoff(wyckoff, species, counts, int(formula_units), int(spacegroup))
+        sets_by_z[int(formula_units)] = [out.wyckoff_given]
+    elif spacegroup is not None and parts is None:
         order_rng = np.random.default_rng(seed + 7919)
         for z in zs:
             found = wyckoff_sets(species, counts, z, int(spacegroup))
