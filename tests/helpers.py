@@ -143,3 +143,27 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class FakeResult:
+    """A completed relaxation result with a given energy per atom, for tests that stand in a model
+    energy for a calculator (the attributes sseflow's stages read from a ``CalcResult``)."""
+
+    def __init__(self, structure, energy_per_atom, converged=True):
+        import numpy as np
+
+        self.structure = structure
+        self.energy_per_atom = energy_per_atom
+        self.energy = energy_per_atom * len(structure)
+        self.calculator = "fake"
+        self.correction_scheme = "MP2020"
+        self.status = self.outcome = "completed"
+        self.converged = converged
+        self.n_steps = 0
+        self.error = None
+        self.forces = np.zeros((len(structure), 3))
+        self.stress = np.zeros(6)
+        self.task = "relax"
+        self.wall_time_s = 0.0
+        self.files = []
+        self.parameters = {"fmax": 0.05}

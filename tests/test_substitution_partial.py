@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import sseflow
+from helpers import FakeResult, sseflow
 
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
@@ -31,25 +31,6 @@ Li3P,-0.70
 Li15Si4,-0.25
 SiS2,-0.60
 """
-
-
-class FakeResult:
-    def __init__(self, structure, energy_per_atom):
-        self.structure = structure
-        self.energy_per_atom = energy_per_atom
-        self.energy = energy_per_atom * len(structure)
-        self.calculator = "fake"
-        self.correction_scheme = "MP2020"
-        self.status = self.outcome = "completed"
-        self.converged = True
-        self.n_steps = 0
-        self.error = None
-        self.forces = np.zeros((len(structure), 3))
-        self.stress = np.zeros(6)
-        self.task = "relax"
-        self.wall_time_s = 0.0
-        self.files = []
-        self.parameters = {"fmax": 0.05}
 
 
 PENALTY = 0.005   # eV/atom of the stand-in for a substituent on a penalised site
