@@ -1,6 +1,6 @@
 """First-principles check of the Li-P-S(-Cl) energetics: GPAW PBE statics on CHGNet-relaxed cells.
 
-For the library's Li-P-S-Cl phases (Li, P, S, Cl2, Li2S, Li3P, LiCl, gamma-Li3PS4, Li4P2S6,
+For the library's Li-P-S-Cl phases (Li, P, S, Cl2, Li2S, Li3P, LiCl, gamma-Li3PS4, Li4P2S6, Li7P3S11,
 Li6PS5Cl), takes each CHGNet-relaxed primitive cell (the cache of ``benchmarks/backends.py --models``
 in out/model_table/chgnet.json when it is there, else a CHGNet relaxation here) and runs a GPAW
 plane-wave PBE single point through sseflow's GPAW backend, every phase with the same settings
@@ -41,8 +41,8 @@ MP_CSV = ROOT.parent / "shared" / "data" / "mp_formation_energies.csv"
 MODEL_CACHE = ROOT / "out" / "model_table"
 OUT = ROOT / "out" / "gpaw_check"
 
-# cheapest first; S (32 atoms) last
-PHASES = ["Li", "Li2S", "LiCl", "Cl2", "P", "Li3P", "Li4P2S6", "Li3PS4-gamma", "Li6PS5Cl", "S"]
+# cheapest first; S (32 atoms) and Li7P3S11 (42 atoms) last
+PHASES = ["Li", "Li2S", "LiCl", "Cl2", "P", "Li3P", "Li4P2S6", "Li3PS4-gamma", "Li6PS5Cl", "S", "Li7P3S11"]
 # the name a phase has in the model-table caches (benchmarks/backends.py TABLE_PHASES / ELEMENT_PHASES)
 CACHE_NAME = {"Li3PS4-gamma": "Li3PS4"}
 WINDOWS = ["Li3PS4", "Li6PS5Cl", "Li7P3S11"]
