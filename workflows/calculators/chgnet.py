@@ -1,4 +1,4 @@
-"""CHGNet backend (default): the universal potential trained on Materials Project MPtrj.
+"""CHGNet backend (the chgnet extra; faster than the default SevenNet-0): the universal potential trained on Materials Project MPtrj.
 
 Weights come from the installed ``chgnet`` wheel (offline). Energies are on the Materials
 Project GGA/GGA+U scale with the MP2020 corrections applied in training, so entries carry

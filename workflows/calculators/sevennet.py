@@ -1,4 +1,4 @@
-"""SevenNet backend (optional extra): SevenNet-0, an equivariant potential trained on MPtrj.
+"""SevenNet backend (the default; the sevennet extra): SevenNet-0, an equivariant potential trained on MPtrj.
 
 Weights ship in the ``sevenn`` wheel (offline). SevenNet-0 and 7net-l3i5 predict the *uncorrected*
 MPtrj GGA/GGA+U energies (no anion or U corrections), and results say so. Formation-energy entries
