@@ -47,8 +47,6 @@ parameters and a matching structure (StructureMatcher, as for tasks) before comp
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 import time
 import warnings
@@ -61,6 +59,7 @@ import numpy as np
 from sseflow.workflows.calculators.base import jsonable as _jsonable
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 EV_PER_KJMOL = 1.0 / 96.48533212331002  # 1 kJ/mol in eV (per particle)
 THZ_TO_CM1 = 33.35640951981521

@@ -16,8 +16,6 @@ one line and exits with status 2).
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import contextvars
 import difflib
 import math
@@ -30,6 +28,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       field_validator, model_validator)
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 __all__ = ["StudyError", "Study", "PhaseSpec", "CalculatorSpec", "ReferenceSpec", "ComputeSpec", "QueueSpec",
            "PhasesSpec", "InterfaceSettings", "load_study", "parse_study", "STRUCTURE_SUFFIXES"]

@@ -52,8 +52,6 @@ figure) is in :mod:`sseflow.analysis.substitution`. Here:
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 import os
 import warnings
@@ -63,6 +61,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 VOID_GRID_A = 0.25
 MAX_COMBINATIONS = 20000   # site choices enumerated exhaustively for a partial substitution

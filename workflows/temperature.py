@@ -16,8 +16,6 @@ so stored windows at different T never collide.
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import itertools
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -30,6 +28,7 @@ from sseflow.analysis.thermo import (
     entries_at_temperature,
     tables_from_phonon_results,
 )
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 
 def _elements_of(chemsys: str | Iterable[str]) -> list[str]:

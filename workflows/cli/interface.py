@@ -13,8 +13,6 @@ re-analysed without a new calculation. ``sseflow interface E A ...`` means ``int
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import json
 import math
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import click
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.cli.common import (COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, config_option,
                                          echo_json, parse_settings)
 

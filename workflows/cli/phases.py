@@ -11,13 +11,13 @@ for a phase the library has no coordinates for (:mod:`sseflow.workflows.structur
 models of a disordered structure, Ewald-ranked and relaxed (:mod:`sseflow.workflows.structures.ordering`)."""
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import itertools
 import json
 import sys
 
 import click
+
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 
 class _PhasesCommand(click.Command):

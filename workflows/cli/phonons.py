@@ -1,12 +1,11 @@
 """``sseflow phonons``: harmonic phonons and vibrational free energies with phonopy."""
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 
 import click
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.cli.common import POSITIVE, FiniteFloat, config_option, echo_json, split_list
 
 

@@ -1,13 +1,12 @@
 """``sseflow relax CIF|FORMULA --calculator chgnet [--fmax] [--steps] [--json] [--store]``."""
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import json
 import sys
 
 import click
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.cli.common import COUNT, POSITIVE, parse_settings
 
 

@@ -1,13 +1,12 @@
 """``sseflow substitute``: substitution screening of an electrolyte site, carried to the anode."""
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import time
 from pathlib import Path
 
 import click
 
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.cli.common import (COUNT, POSITIVE, POSITIVE_INT, FiniteFloat, config_option,
                                          reference_options, reference_scheme_option, split_list)
 

@@ -19,8 +19,6 @@ Per-atom labels: ``atoms.arrays["side"]`` (0 electrolyte, 1 electrode), ``atoms.
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ import numpy as np
 
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.slabs import plane_groups
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.interfaces.matching import InterfaceCandidate, supercell_matrix
 
 EV_PER_A2_TO_J_PER_M2 = 16.021766208

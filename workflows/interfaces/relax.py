@@ -11,8 +11,6 @@ The electronic structure of a relaxed cell (Schottky barriers) is in
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.interfaces.build import EV_PER_A2_TO_J_PER_M2, BuiltInterface, min_distance_ratio
 from sseflow.workflows.interfaces.matching import polyhedral_bonds
 

@@ -22,8 +22,6 @@ the model in the header, and a side JSON with every ordering.
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.structures.search import RankedStructures
 
 MAX_CELLS = 64              # primitive cells in one supercell

@@ -17,8 +17,6 @@ made of known molecular anions that a search over single atoms would not assembl
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import json
 import math
 import time
@@ -29,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from sseflow.analysis.errors import InputError
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 
 MAX_TRIALS = 1000
 MAX_FORMULA_UNITS = 12

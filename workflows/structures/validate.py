@@ -21,8 +21,6 @@ per process, so validating many phases relaxes each element once.
 """
 from __future__ import annotations
 
-from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
-
 import math
 import os
 import time
@@ -30,6 +28,7 @@ from pathlib import Path
 
 from sseflow.analysis.errors import InputError
 from sseflow.analysis.formula import parse_formula, reduced_formula
+from sseflow.workflows.calculators.registry import DEFAULT as DEFAULT_CALCULATOR
 from sseflow.workflows.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
