@@ -257,6 +257,7 @@ TABLE_PHASES = ["Li2S", "Li3P", "Li3PS4", "Li2O", "LiCl", "LiF", "Li3N", "SiS2",
                 "Li4P2S6"]
 ELEMENT_PHASES = {"Li": "Li", "P": "P", "S": "S", "Si": "Si", "O": "O2", "F": "F2", "N": "N2", "Cl": "Cl2",
                   "Ge": "Ge", "La": "La", "Zr": "Zr"}
+OUTLIER = "Li2PS3"   # Li4P2S6: reported as an outlier for every model; MAE is also given without it
 
 
 def library_compounds() -> list[str]:
@@ -266,7 +267,6 @@ def library_compounds() -> list[str]:
 
     return [name for name in list_phases("-".join(ELEMENT_PHASES))
             if len(get_structure(name).composition.elements) > 1]
-OUTLIER = "Li2PS3"   # Li4P2S6: reported as an outlier for every model; MAE is also given without it
 
 
 def parse_model(spec: str) -> tuple[str, str, dict]:
@@ -351,10 +351,10 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
 
     import torch
 
-    from sseflow.analysis.formula import parse_formula
+    from sseflow.analysis.formula import parse_formula, reduced_formula_of
     from sseflow.analysis.schemes import declared_scheme
     from sseflow.workflows.computed_entries import entries_from_results, entries_on_scale
-    from sseflow.workflows.structures.library import get_structure
+    from sseflow.workflows.structures.library import entry_for, get_structure
 
     torch.set_num_threads(1)
     if not MP_CSV.is_file():
@@ -363,9 +363,8 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
     table_scheme, how = declared_scheme(MP_CSV)
     table_scheme = table_scheme or "MP2020"
     compounds = library_compounds() if max_structures < 0 else TABLE_PHASES[:max_structures]
-    from sseflow.analysis.formula import reduced_formula_of
-
-    formula = {n: reduced_formula_of(get_structure(n).composition.formula.replace(" ", "")) for n in compounds}
+    formula = {n: reduced_formula_of(entry_for(n)["formula"]) for n in compounds}
+    firsts = {formula[n]: n for n in reversed(compounds)}   # one phase per reduced formula
     elements = sorted({el for n in compounds for el in parse_formula(formula[n])})
     names = [ELEMENT_PHASES[el] for el in elements] + compounds
     mp = mp_lowest(formula.values())
@@ -389,7 +388,6 @@ def model_table(models: list[str], max_structures: int, fmax: float, steps: int,
     for label, r in results.items():
         s = {"n": 0}
         for key, tag in (("ef", "mp2020"), ("ef_table", "table")):
-            firsts = {formula[n]: n for n in reversed(compounds)}   # one phase per reduced formula
             diffs = {n: r[key][n] - mp[formula[n]][0] for n in firsts.values() if formula[n] in mp}
             rest = [abs(d) for n, d in diffs.items() if formula[n] != OUTLIER]
             worst = max(diffs, key=lambda n: abs(diffs[n]))
@@ -446,7 +444,7 @@ def _lowest(entries, formula: dict, compounds: list[str]) -> dict[str, float]:
     for e in entries:
         red = reduced_formula_of(e.reduced_formula)
         ef[red] = min(ef.get(red, math.inf), e.energy_per_atom)
-    return {n: ef[reduced_formula_of(formula[n])] for n in compounds}
+    return {n: ef[formula[n]] for n in compounds}
 
 
 def main(argv=None) -> int:
